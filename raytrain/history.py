@@ -1,0 +1,219 @@
+"""A component's history: what flowed through it, and the labels known so far.
+
+Rows are appended once per tick as zero-copy slices of the stream's Arrow table plus the component's
+outputs. Hooks read it through array views that respect the simulated clock: a label (and its label
+time) is visible only once its label time is strictly before *now*; until then it reads as missing
+(NaN for numeric labels, None otherwise), never as the future value.
+
+    h.times[-100:]         numpy datetime64[ns]
+    h.outputs[-100:]       numpy, one output per event
+    h.labels[-100:]        numpy; NaN / None where the label is not known yet
+    h.label_times          numpy datetime64[ns]; NaT where not known yet
+    h.versions             numpy int64: the model version that produced each output
+    h.inputs[-100:]        pandas DataFrame of the input columns of those rows
+    h.inputs["temp"]       numpy: one input column, every row
+    h.frame()              all of it as one DataFrame
+
+Arrays returned are read-only: the history is the record of what happened.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from raytrain.stream import LABEL, LABEL_TIME, TIME
+
+__all__ = ["History"]
+
+_NEVER = np.iinfo(np.int64).max
+
+
+class _Growable:
+    """A numpy buffer that doubles when full, so appending a tick costs amortised O(rows)."""
+
+    def __init__(self, dtype=None):
+        self.dtype = None if dtype is None else np.dtype(dtype)
+        self.buf = None
+        self.n = 0
+
+    def append(self, values: np.ndarray) -> None:
+        values = np.asarray(values)
+        if self.buf is None:
+            self.dtype = values.dtype if self.dtype is None else self.dtype
+            self.buf = np.empty(max(1024, 2 * len(values)), dtype=self.dtype)
+        elif values.dtype != self.dtype and not np.can_cast(values.dtype, self.dtype, "safe"):
+            self.dtype = np.result_type(self.dtype, values.dtype)
+            self.buf = self.buf.astype(self.dtype)
+        need = self.n + len(values)
+        if need > len(self.buf):
+            grown = np.empty(max(need, 2 * len(self.buf)), dtype=self.dtype)
+            grown[: self.n] = self.buf[: self.n]
+            self.buf = grown
+        self.buf[self.n: need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        if self.buf is None:
+            return np.empty(0, dtype=self.dtype or np.float64)
+        out = self.buf[: self.n]
+        out.flags.writeable = False
+        return out
+
+
+class History:
+    """The append-only record of one component, read through clock-aware views."""
+
+    def __init__(self, inputs: list):
+        self.input_names = list(inputs)
+        self._chunks: list = []           # pa.Table slices of the stream: the Arrow record of rows
+        self._times = _Growable(np.int64)
+        self._label_times = _Growable(np.int64)
+        self._true_labels = _Growable()
+        self._known = _Growable()         # labels revealed so far; missing elsewhere
+        self._revealed = _Growable(np.bool_)
+        self._outputs = _Growable()
+        self._versions = _Growable(np.int64)
+        self._pending = np.empty(0, dtype=np.int64)
+        self._now: int | None = None
+
+    # -- writing (the runtime only) ------------------------------------------------------------------
+    def append(self, rows: pa.Table, outputs, version: int = 0) -> None:
+        """Add a tick's rows (a slice of the stream table) and the component's outputs for them."""
+        n = rows.num_rows
+        outputs = np.asarray(outputs)
+        if len(outputs) != n:
+            raise ValueError(f"{len(outputs)} outputs for {n} rows")
+        if n == 0:
+            return
+        start = len(self)
+        self._chunks.append(rows)
+        self._times.append(rows.column(TIME).cast(pa.int64()).to_numpy())
+        self._label_times.append(rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy())
+        labels = rows.column(LABEL).to_numpy(zero_copy_only=False)
+        self._true_labels.append(labels)
+        missing = _missing_like(labels, n)
+        self._known.append(missing)
+        self._revealed.append(np.zeros(n, dtype=bool))
+        self._outputs.append(outputs)
+        self._versions.append(np.full(n, version, dtype=np.int64))
+        self._pending = np.concatenate([self._pending, np.arange(start, start + n, dtype=np.int64)])
+        if self._now is not None:
+            self.advance(self._now)
+
+    def advance(self, now_ns: int) -> None:
+        """Move the clock to now and reveal every label whose label time is before it."""
+        if self._now is not None and now_ns < self._now:
+            raise ValueError(f"the clock went back from {self._now} to {now_ns}")
+        self._now = int(now_ns)
+        if len(self._pending):
+            lt = self._label_times.buf[self._pending]
+            due = lt < self._now
+            if due.any():
+                idx = self._pending[due]
+                self._known.buf[idx] = self._true_labels.buf[idx]
+                self._revealed.buf[idx] = True
+                self._pending = self._pending[~due]
+
+    # -- reading (hooks) -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._times.n
+
+    def __repr__(self) -> str:
+        return f"History({len(self):,} rows, now={pd.Timestamp(self._now) if self._now is not None else None})"
+
+    @property
+    def now(self) -> pd.Timestamp | None:
+        return None if self._now is None else pd.Timestamp(self._now)
+
+    @property
+    def times(self) -> np.ndarray:
+        return self._times.view().view("datetime64[ns]")
+
+    @property
+    def outputs(self) -> np.ndarray:
+        return self._outputs.view()
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._known.view()
+
+    @property
+    def known(self) -> np.ndarray:
+        """True where the label is already visible."""
+        return self._revealed.view()
+
+    @property
+    def label_times(self) -> np.ndarray:
+        lt = self._label_times.view()
+        out = np.where(self._revealed.view(), lt, np.iinfo(np.int64).min).view("datetime64[ns]")
+        out.flags.writeable = False
+        return out
+
+    @property
+    def versions(self) -> np.ndarray:
+        return self._versions.view()
+
+    @property
+    def inputs(self) -> "Rows":
+        return Rows(self)
+
+    def frame(self) -> pd.DataFrame:
+        """Everything as a DataFrame: time, inputs, output, label, label_time, version."""
+        df = self.inputs[:]
+        df.insert(0, "time", self.times)
+        df["output"] = self.outputs
+        df["label"] = self.labels
+        df["label_time"] = self.label_times
+        df["version"] = self.versions
+        return df
+
+    def _table(self) -> pa.Table:
+        if not self._chunks:
+            return pa.table({c: pa.array([], type=pa.null()) for c in self.input_names})
+        return pa.concat_tables(self._chunks).select(self.input_names)
+
+
+class Rows:
+    """The input columns of a history: ``rows[-100:]`` is a DataFrame, ``rows["temp"]`` a numpy column."""
+
+    def __init__(self, history: History):
+        self._h = history
+
+    def __len__(self) -> int:
+        return len(self._h)
+
+    @property
+    def columns(self) -> list:
+        return list(self._h.input_names)
+
+    def __getitem__(self, key):
+        table = self._h._table()
+        if isinstance(key, str):
+            if key not in self._h.input_names:
+                raise KeyError(f"{key!r} is not an input column; inputs are {self._h.input_names}")
+            out = table.column(key).to_numpy()
+            out.flags.writeable = False
+            return out
+        if isinstance(key, slice):
+            start, stop, step = key.indices(table.num_rows)
+            if step == 1:
+                return table.slice(start, max(0, stop - start)).to_pandas()
+            return table.take(pa.array(np.arange(start, stop, step))).to_pandas()
+        index = np.asarray(key)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        return table.take(pa.array(index.astype(np.int64))).to_pandas()
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self[:]
+
+    def __repr__(self) -> str:
+        return f"Rows({len(self):,} rows of {self._h.input_names})"
+
+
+def _missing_like(labels: np.ndarray, n: int) -> np.ndarray:
+    if labels.dtype.kind in "biuf":
+        return np.full(n, np.nan, dtype=np.float64)
+    return np.full(n, None, dtype=object)

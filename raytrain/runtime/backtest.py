@@ -1,0 +1,112 @@
+"""backtest(): validate everything on the driver, then replay the stream on Ray."""
+
+from __future__ import annotations
+
+import time as _time
+
+import numpy as np
+import pandas as pd
+import ray
+
+from raytrain.clock import parse_duration, plan_ticks
+from raytrain.component import describe_pipeline
+from raytrain.errors import ConfigError, HookError
+from raytrain.metrics import resolve_metrics
+from raytrain.result import BacktestResult, summarize
+from raytrain.runtime.coordinator import BacktestConfig, Coordinator
+from raytrain.runtime.session import ensure_ray, ship_by_value, unwrap_ray_error
+from raytrain.steps import StreamMeta
+from raytrain.stream import Stream
+
+__all__ = ["backtest"]
+
+
+def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accuracy", latency=None,
+             start=None, address: str | None = None) -> BacktestResult:
+    """Replay ``stream`` through the pipeline ``components`` on Ray and score every tick.
+
+    ``tick``: a duration ("1D", "6h") or a number of events per tick. ``warmup``: a duration or a number
+    of events (default: one tick) that trains the first model and is not scored. ``metric``: a name, a
+    callable ``f(y_true, y_pred)``, or a list. ``latency``: how long a retrain takes in simulated time
+    before its model serves (default 0). ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
+    local Ray started on demand). See docs/semantics.md for the exact rules.
+    """
+    config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start)
+    ensure_ray(address)
+    ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics])
+    return run_prepared(config, [ray.put(stream.table)], settings=_settings(stream, tick, warmup, latency, config))
+
+
+def prepare(components, stream, *, tick, warmup, metric, latency, start) -> BacktestConfig:
+    """Every check that needs no Ray, so bad input fails before anything starts."""
+    specs = describe_pipeline(components)
+    if not isinstance(stream, Stream):
+        raise ConfigError(
+            f"stream must be a raytrain.Stream; got {type(stream).__name__}. Build one with "
+            f"Stream.from_pandas(df, time=..., label=...).")
+    plan = plan_ticks(stream.times_ns(), tick, warmup, start)
+    metrics = resolve_metrics(metric)
+    latency_ns = int(parse_duration(latency, "latency", allow_zero=True).value) if latency is not None else 0
+    meta = StreamMeta(stream.time, stream.label, _label_time_name(stream), tuple(stream.inputs))
+    return BacktestConfig(specs, plan, meta, metrics, latency_ns)
+
+
+def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
+    started = _time.perf_counter()
+    coordinator = Coordinator.remote(config, stream_refs)
+    try:
+        out = ray.get(coordinator.run.remote())
+    except ray.exceptions.RayError as err:
+        raise_unwrapped(err)
+    finally:
+        ray.kill(coordinator)
+    return _result(config, out, settings, _time.perf_counter() - started)
+
+
+def raise_unwrapped(err):
+    cause = unwrap_ray_error(err)
+    if cause is err:
+        raise err
+    if isinstance(cause, HookError) and cause.original is not None:
+        raise cause from cause.original
+    raise cause from None
+
+
+def _result(config: BacktestConfig, out: dict, settings: dict, wall: float) -> BacktestResult:
+    plan = config.plan
+    ticks = np.asarray(out["ticks"], dtype=np.int64)
+    metrics = pd.DataFrame({
+        "tick": ticks,
+        "start": pd.to_datetime(plan.starts[ticks]),
+        "end": pd.to_datetime(plan.ends[ticks]),
+        "events": (plan.row_stops - plan.row_starts)[ticks],
+        "version": np.asarray(out["versions"], dtype=np.int64),
+    })
+    values = np.asarray(out["values"], dtype=float).reshape(len(ticks), len(config.metrics))
+    for j, m in enumerate(config.metrics):
+        metrics[m.name] = values[:, j]
+    retrains = pd.DataFrame(out["retrains"], columns=[
+        "time", "tick", "component", "trigger", "reason", "version", "serves_from", "rows", "train_seconds",
+        "cpu_seconds", "first_row_time", "last_row_time"])
+    for col in ("time", "serves_from", "first_row_time", "last_row_time"):
+        retrains[col] = np.array([np.datetime64("NaT", "ns") if v is None or pd.isna(v) else np.datetime64(int(v), "ns")
+                                  for v in retrains[col]], dtype="datetime64[ns]")
+    retrains.insert(0, "retrain", np.arange(len(retrains), dtype=np.int64))
+    return BacktestResult(metrics, retrains, summarize(metrics, retrains, config.metrics, settings, wall))
+
+
+def _settings(stream: Stream, tick, warmup, latency, config: BacktestConfig) -> dict:
+    plan = config.plan
+    return {
+        "tick": str(tick), "warmup": str(warmup if warmup is not None else "1 tick"),
+        "warmup_end": str(pd.Timestamp(plan.warmup_end)), "latency": str(latency or 0),
+        "labels_known": stream.label_source, "stream_events": len(stream),
+        "stream_start": str(pd.Timestamp(int(plan.starts[0]))), "stream_end": str(pd.Timestamp(int(plan.ends[-1]))),
+        "components": [f"{s.name} ({s.role})" for s in config.specs],
+        "metrics": [m.name for m in config.metrics],
+    }
+
+
+def _label_time_name(stream: Stream) -> str:
+    source = stream.label_source
+    return source.split("'")[1] if source.startswith("column") else "label_time"

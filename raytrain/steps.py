@@ -1,0 +1,168 @@
+"""One component doing one step: serving a tick, or a training run. Pure Python, no Ray.
+
+The Ray actors in ``raytrain.runtime`` own one of these each and call it; everything about what user
+code may see (the batch without its labels, the history masked at the simulated now, the labeled rows
+visible at now) is decided here, next to the calls into user code.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from raytrain.clock import TickPlan, format_time
+from raytrain.component import SERVE, ComponentSpec, _HookContext, hook_context
+from raytrain.errors import ComponentError, ConfigError, HookError, RaytrainError
+from raytrain.history import History
+from raytrain.stream import LABEL, LABEL_TIME, TIME
+
+__all__ = ["StreamMeta", "ServingStep", "TrainingStep"]
+
+
+@dataclass(frozen=True)
+class StreamMeta:
+    """The user's names for the stream's reserved columns."""
+
+    time: str
+    label: str
+    label_time: str
+    inputs: tuple
+
+
+class _Step:
+    def __init__(self, spec: ComponentSpec, table: pa.Table, meta: StreamMeta, names: dict):
+        self.spec = spec
+        self.table = table
+        self.meta = meta
+        self.names = names
+        self.component = spec.cls()
+        self.history = History(list(meta.inputs) if spec.role == SERVE else ["rows"])
+        self.component.history = self.history
+        self.times = table.column(TIME).cast(pa.int64()).to_numpy()
+
+    def _call(self, hook: str, attr: str, now_ns: int, requests: list, **kwargs):
+        """Call user code with refresh() wired to this tick; wrap its failures with where and when."""
+        self.component._now_ns = now_ns
+        ctx = _HookContext(self.spec.name, hook, now_ns, self.names)
+        try:
+            with hook_context(ctx):
+                result = getattr(self.component, attr)(**kwargs)
+        except RaytrainError:
+            raise
+        except Exception as exc:
+            raise HookError(
+                f"{self.spec.name}.{hook} raised {type(exc).__name__}: {exc} (simulated time "
+                f"{format_time(now_ns)}).", self.spec.name, hook, format_time(now_ns), exc) from exc
+        requests.extend(ctx.requests)
+        return result
+
+    def _hooks(self, which: str):
+        return [attr for hook, attr in self.spec.hooks if hook == which]
+
+
+class ServingStep(_Step):
+    """Serves ticks: before_run at the tick's start, run on its batch, after_run at its end."""
+
+    def __init__(self, spec, table, meta, names, plan: TickPlan, metrics=None):
+        super().__init__(spec, table, meta, names)
+        self.plan = plan
+        self.metrics = metrics or []
+        frame = table.select([TIME] + list(meta.inputs)).to_pandas()
+        self.frame = frame.rename(columns={TIME: meta.time})
+        self.truth = table.column(LABEL).to_numpy(zero_copy_only=False) if self.metrics else None
+
+    def tick(self, k: int, model, version: int):
+        """Serve tick k with ``model``; returns (metric values, refresh requests)."""
+        t = self.plan[k]
+        requests: list = []
+        comp = self.component
+        comp.batch = self.frame.iloc[t.row_start: t.row_stop]
+        comp.model = model
+        self.history.advance(t.start)
+        for attr in self._hooks("before_run"):
+            self._call("before_run", attr, t.start, requests)
+        if t.events:
+            kwargs = {name: value for name, value in (("batch", comp.batch), ("model", model), ("now", comp.now))
+                      if name in self.spec.run_args}
+            outputs = self._outputs(self._call("run", "run", t.start, requests, **kwargs), t)
+        else:
+            outputs = np.empty(0)
+        self.history.append(self.table.slice(t.row_start, t.events), outputs, version)
+        self.history.advance(t.end)
+        for attr in self._hooks("after_run"):
+            self._call("after_run", attr, t.end, requests)
+        values = [m(self.truth[t.row_start: t.row_stop], outputs) for m in self.metrics]
+        return values, requests
+
+    def _outputs(self, outputs, t) -> np.ndarray:
+        where = f"{self.spec.name}.run at {format_time(t.start)} (tick {t.index})"
+        if outputs is None:
+            raise ComponentError(f"{where} returned None for {t.events} events. Return one output per event "
+                                 f"(e.g. model.predict(batch[FEATURES])).")
+        if isinstance(outputs, (pd.Series, pd.Index)):
+            outputs = outputs.to_numpy()
+        elif isinstance(outputs, pd.DataFrame):
+            if outputs.shape[1] != 1:
+                raise ComponentError(f"{where} returned a DataFrame with {outputs.shape[1]} columns; return one "
+                                     f"output per event as a 1-D array (e.g. predict_proba(X)[:, 1]).")
+            outputs = outputs.iloc[:, 0].to_numpy()
+        outputs = np.asarray(outputs)
+        if outputs.ndim == 2 and outputs.shape[1] == 1:
+            outputs = outputs[:, 0]
+        if outputs.ndim != 1 or len(outputs) != t.events:
+            raise ComponentError(
+                f"{where} returned {outputs.shape[0] if outputs.ndim else 'a scalar'} outputs of shape "
+                f"{outputs.shape} for a batch of {t.events} events. Return exactly one output per event "
+                f"(a 1-D array of length len(batch)).")
+        return outputs
+
+
+class TrainingStep(_Step):
+    """Trains on the labeled rows visible at a simulated now."""
+
+    def __init__(self, spec, table, meta, names):
+        super().__init__(spec, table, meta, names)
+        frame = table.select([TIME] + list(meta.inputs) + [LABEL, LABEL_TIME]).to_pandas()
+        self.frame = frame.rename(columns={TIME: meta.time, LABEL: meta.label, LABEL_TIME: meta.label_time})
+        self.label_times = table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+
+    def visible_rows(self, now_ns: int) -> np.ndarray:
+        """Indices of rows whose event and label are both known strictly before now."""
+        stop = int(np.searchsorted(self.times, now_ns, side="left"))
+        return np.flatnonzero(self.label_times[:stop] < now_ns)
+
+    def train(self, now_ns: int, version: int):
+        """One training run at ``now``: returns (model, info, refresh requests from its hooks)."""
+        rows = self.visible_rows(now_ns)
+        if len(rows) == 0:
+            raise ConfigError(
+                f"{self.spec.name} has no labeled rows to train on at {format_time(now_ns)}: no label is known "
+                f"yet. Lengthen warmup= so that some labels arrive before the first model is trained.")
+        comp = self.component
+        comp.data = self.frame.iloc[rows]
+        requests: list = []
+        self.history.advance(now_ns)
+        for attr in self._hooks("before_run"):
+            self._call("before_run", attr, now_ns, requests)
+        kwargs = {name: value for name, value in (("data", comp.data), ("now", comp.now)) if name in self.spec.run_args}
+        wall0, cpu0 = _time.perf_counter(), _time.process_time()
+        model = self._call("run", "run", now_ns, requests, **kwargs)
+        wall, cpu = _time.perf_counter() - wall0, _time.process_time() - cpu0
+        if model is None:
+            raise ComponentError(f"{self.spec.name}.run at {format_time(now_ns)} returned None; a training "
+                                 f"component returns the model that serving components receive.")
+        comp.model = model
+        for attr in self._hooks("after_run"):
+            self._call("after_run", attr, now_ns, requests)
+        # The run's own record joins the history after its hooks: it is an event *at* now, not before it.
+        record = pa.table({TIME: pa.array([now_ns], pa.int64()).cast(pa.timestamp("ns")),
+                           LABEL: pa.array([np.nan]), LABEL_TIME: pa.array([None], pa.timestamp("ns")),
+                           "rows": pa.array([len(rows)], pa.int64())})
+        self.history.append(record, np.array([version]), version)
+        info = {"rows": int(len(rows)), "train_seconds": wall, "cpu_seconds": cpu,
+                "first_row_time": int(self.times[rows[0]]), "last_row_time": int(self.times[rows[-1]])}
+        return model, info, requests
