@@ -15,12 +15,14 @@ import pandas as pd
 import pyarrow as pa
 
 from raytrain.clock import TickPlan, format_time
-from raytrain.component import SERVE, ComponentSpec, _HookContext, hook_context
+from raytrain.component import SERVE, ComponentSpec, RefreshRequest, _HookContext, hook_context
+from raytrain.policies.base import PolicyView
 from raytrain.errors import ComponentError, ConfigError, HookError, RaytrainError
 from raytrain.history import History
 from raytrain.stream import LABEL, LABEL_TIME, TIME
+from raytrain.windows import Expanding
 
-__all__ = ["StreamMeta", "ServingStep", "TrainingStep"]
+__all__ = ["StreamMeta", "Deployment", "ServingStep", "TrainingStep"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,15 @@ class StreamMeta:
     label: str
     label_time: str
     inputs: tuple
+
+
+@dataclass
+class Deployment:
+    """What a serving component knows about the model it serves and the retrains so far."""
+
+    trained_at_ns: int = 0
+    last_retrain_ns: int = 0
+    retrains: int = 0
 
 
 class _Step:
@@ -67,15 +78,19 @@ class _Step:
 class ServingStep(_Step):
     """Serves ticks: before_run at the tick's start, run on its batch, after_run at its end."""
 
-    def __init__(self, spec, table, meta, names, plan: TickPlan, metrics=None):
+    def __init__(self, spec, table, meta, names, plan: TickPlan, metrics=None, policy=None, policy_target=None,
+                 window=None):
         super().__init__(spec, table, meta, names)
         self.plan = plan
         self.metrics = metrics or []
         frame = table.select([TIME] + list(meta.inputs)).to_pandas()
         self.frame = frame.rename(columns={TIME: meta.time})
         self.truth = table.column(LABEL).to_numpy(zero_copy_only=False) if self.metrics else None
+        self.policy, self.policy_target = policy, policy_target
+        self.window = window or Expanding()
+        self._training_frame = None
 
-    def tick(self, k: int, model, version: int):
+    def tick(self, k: int, model, version: int, deployment: "Deployment | None" = None):
         """Serve tick k with ``model``; returns (metric values, refresh requests)."""
         t = self.plan[k]
         requests: list = []
@@ -95,8 +110,31 @@ class ServingStep(_Step):
         self.history.advance(t.end)
         for attr in self._hooks("after_run"):
             self._call("after_run", attr, t.end, requests)
+        if self.policy is not None and k >= self.plan.warmup_ticks:
+            self._ask_policy(k, t.end, version, deployment, requests)
         values = [m(self.truth[t.row_start: t.row_stop], outputs) for m in self.metrics]
         return values, requests
+
+    def _ask_policy(self, k, now_ns, version, deployment, requests) -> None:
+        d = deployment or Deployment()
+        view = PolicyView(now_ns, k, self.history, version, d.trained_at_ns, d.last_retrain_ns, d.retrains,
+                          lambda: self._rows_trained_on(d.trained_at_ns))
+        try:
+            reason = self.policy.decide(view)
+        except RaytrainError:
+            raise
+        except Exception as exc:
+            raise HookError(f"policy {self.policy!r} raised {type(exc).__name__}: {exc} (simulated time "
+                            f"{format_time(now_ns)}).", "policy", "decide", format_time(now_ns), exc) from exc
+        if reason:
+            requests.append(RefreshRequest(self.policy_target, f"policy {self.policy!r}", str(reason)))
+
+    def _rows_trained_on(self, trained_at_ns: int) -> pd.DataFrame:
+        """The rows the serving model was trained on (all visible at its training time: no look-ahead)."""
+        if self._training_frame is None:
+            self._training_frame = training_frame(self.table, self.meta)
+            self._label_times = label_times_ns(self.table)
+        return self._training_frame.iloc[self.window.select(self.times, self._label_times, trained_at_ns)]
 
     def _outputs(self, outputs, t) -> np.ndarray:
         where = f"{self.spec.name}.run at {format_time(t.start)} (tick {t.index})"
@@ -124,16 +162,15 @@ class ServingStep(_Step):
 class TrainingStep(_Step):
     """Trains on the labeled rows visible at a simulated now."""
 
-    def __init__(self, spec, table, meta, names):
+    def __init__(self, spec, table, meta, names, window=None):
         super().__init__(spec, table, meta, names)
-        frame = table.select([TIME] + list(meta.inputs) + [LABEL, LABEL_TIME]).to_pandas()
-        self.frame = frame.rename(columns={TIME: meta.time, LABEL: meta.label, LABEL_TIME: meta.label_time})
-        self.label_times = table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+        self.frame = training_frame(table, meta)
+        self.label_times = label_times_ns(table)
+        self.window = window or Expanding()
 
     def visible_rows(self, now_ns: int) -> np.ndarray:
-        """Indices of rows whose event and label are both known strictly before now."""
-        stop = int(np.searchsorted(self.times, now_ns, side="left"))
-        return np.flatnonzero(self.label_times[:stop] < now_ns)
+        """Indices of the rows this run trains on: visible at now, narrowed by the training window."""
+        return self.window.select(self.times, self.label_times, now_ns)
 
     def train(self, now_ns: int, version: int):
         """One training run at ``now``: returns (model, info, refresh requests from its hooks)."""
@@ -166,3 +203,13 @@ class TrainingStep(_Step):
         info = {"rows": int(len(rows)), "train_seconds": wall, "cpu_seconds": cpu,
                 "first_row_time": int(self.times[rows[0]]), "last_row_time": int(self.times[rows[-1]])}
         return model, info, requests
+
+
+def training_frame(table: pa.Table, meta: StreamMeta) -> pd.DataFrame:
+    """The stream as training components see it: user column names, label and label time included."""
+    frame = table.select([TIME] + list(meta.inputs) + [LABEL, LABEL_TIME]).to_pandas()
+    return frame.rename(columns={TIME: meta.time, LABEL: meta.label, LABEL_TIME: meta.label_time})
+
+
+def label_times_ns(table: pa.Table) -> np.ndarray:
+    return table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()

@@ -7,7 +7,7 @@ import time as _time
 import ray
 
 from raytrain.component import TRAIN
-from raytrain.steps import ServingStep, TrainingStep
+from raytrain.steps import Deployment, ServingStep, TrainingStep
 
 __all__ = ["ComponentActor"]
 
@@ -16,14 +16,16 @@ __all__ = ["ComponentActor"]
 class ComponentActor:
     """Runs one component's steps; the stream arrives zero-copy from the object store."""
 
-    def __init__(self, spec, stream_refs, meta, names, plan=None, metrics=None):
+    def __init__(self, spec, stream_refs, meta, names, plan=None, metrics=None, policy=None, policy_target=None,
+                 window=None):
         table = ray.get(stream_refs[0])
         if spec.role == TRAIN:
-            self.step = TrainingStep(spec, table, meta, names)
+            self.step = TrainingStep(spec, table, meta, names, window)
         else:
-            self.step = ServingStep(spec, table, meta, names, plan, metrics)
-        self.deploys = []      # (from_tick, version, model_ref), sorted by from_tick
+            self.step = ServingStep(spec, table, meta, names, plan, metrics, policy, policy_target, window)
+        self.deploys = []      # (from_tick, version, trained_at_ns, [model_ref]), sorted by from_tick
         self.model, self.version = None, 0
+        self.deployment = Deployment()
 
     def ready(self) -> bool:
         return True
@@ -31,14 +33,17 @@ class ComponentActor:
     def serve(self, first: int, last: int, deploys: list, budget_s: float = 0.5) -> dict:
         """Serve ticks first..last in order; stop early after a tick that asks for a refresh, or once
         ``budget_s`` of wall time has passed (so the coordinator can report progress)."""
+        for _, version, trained_at, _ in deploys:  # a retrain is known from the moment it is decided
+            self.deployment.last_retrain_ns = max(self.deployment.last_retrain_ns, trained_at)
+            self.deployment.retrains += version > 1
         self.deploys = sorted(self.deploys + list(deploys), key=lambda d: (d[0], d[1]))
         started = _time.perf_counter()
         ticks, versions, values, requests = [], [], [], []
         for k in range(first, last + 1):
             while self.deploys and self.deploys[0][0] <= k:
-                _, self.version, ref = self.deploys.pop(0)
+                _, self.version, self.deployment.trained_at_ns, ref = self.deploys.pop(0)
                 self.model = ray.get(ref[0])
-            tick_values, tick_requests = self.step.tick(k, self.model, self.version)
+            tick_values, tick_requests = self.step.tick(k, self.model, self.version, self.deployment)
             ticks.append(k)
             versions.append(self.version)
             values.append(tick_values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time as _time
 
 import numpy as np
@@ -12,6 +13,7 @@ from raytrain.clock import parse_duration, plan_ticks
 from raytrain.component import describe_pipeline
 from raytrain.errors import ConfigError, HookError
 from raytrain.metrics import resolve_metrics
+from raytrain.policies.base import Policy, PolicyContext
 from raytrain.result import BacktestResult, summarize
 from raytrain.runtime.coordinator import BacktestConfig, Coordinator
 from raytrain.runtime.session import ensure_ray, ship_by_value, unwrap_ray_error
@@ -21,23 +23,26 @@ from raytrain.stream import Stream
 __all__ = ["backtest"]
 
 
-def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accuracy", latency=None,
-             start=None, address: str | None = None) -> BacktestResult:
+def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accuracy", policy=None,
+             window=None, latency=None, start=None, address: str | None = None) -> BacktestResult:
     """Replay ``stream`` through the pipeline ``components`` on Ray and score every tick.
 
     ``tick``: a duration ("1D", "6h") or a number of events per tick. ``warmup``: a duration or a number
     of events (default: one tick) that trains the first model and is not scored. ``metric``: a name, a
-    callable ``f(y_true, y_pred)``, or a list. ``latency``: how long a retrain takes in simulated time
+    callable ``f(y_true, y_pred)``, or a list. ``policy``: a retraining policy asked at the end of every
+    scored tick (hooks inside components keep working alongside). ``window``: which visible labeled rows
+    a training run sees (default: all of them). ``latency``: how long a retrain takes in simulated time
     before its model serves (default 0). ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
     local Ray started on demand). See docs/semantics.md for the exact rules.
     """
-    config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start)
+    config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start,
+                     policy=policy, window=window)
     ensure_ray(address)
-    ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics])
+    ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics] + [config.policy, config.window])
     return run_prepared(config, [ray.put(stream.table)], settings=_settings(stream, tick, warmup, latency, config))
 
 
-def prepare(components, stream, *, tick, warmup, metric, latency, start) -> BacktestConfig:
+def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=None, window=None) -> BacktestConfig:
     """Every check that needs no Ray, so bad input fails before anything starts."""
     specs = describe_pipeline(components)
     if not isinstance(stream, Stream):
@@ -48,7 +53,19 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start) -> Back
     metrics = resolve_metrics(metric)
     latency_ns = int(parse_duration(latency, "latency", allow_zero=True).value) if latency is not None else 0
     meta = StreamMeta(stream.time, stream.label, _label_time_name(stream), tuple(stream.inputs))
-    return BacktestConfig(specs, plan, meta, metrics, latency_ns)
+    trainers = [s.name for s in specs if s.role == "train"]
+    target = [s for s in specs if s.role == "serve"][-1].model_from
+    if policy is not None:
+        if not isinstance(policy, Policy):
+            raise ConfigError(f"policy must be a raytrain policy such as rt.Every('30D'); got {policy!r}.")
+        if target is None:
+            raise ConfigError(f"policy={policy!r} needs a training component to retrain, and the pipeline has none.")
+        policy = copy.deepcopy(policy)  # each backtest owns its policy's state
+        tick_ns = None if isinstance(tick, (int, np.integer)) else int(parse_duration(tick, "tick").value)
+        policy.bind(PolicyContext(tuple(stream.inputs), {m.name: m for m in metrics}, tick_ns))
+    if window is not None and not trainers:
+        raise ConfigError("window= selects training rows, but the pipeline has no training component.")
+    return BacktestConfig(specs, plan, meta, metrics, latency_ns, policy, target, window)
 
 
 def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
@@ -104,6 +121,8 @@ def _settings(stream: Stream, tick, warmup, latency, config: BacktestConfig) -> 
         "stream_start": str(pd.Timestamp(int(plan.starts[0]))), "stream_end": str(pd.Timestamp(int(plan.ends[-1]))),
         "components": [f"{s.name} ({s.role})" for s in config.specs],
         "metrics": [m.name for m in config.metrics],
+        "policy": repr(config.policy) if config.policy is not None else None,
+        "window": repr(config.window) if config.window is not None else "Expanding()",
     }
 
 

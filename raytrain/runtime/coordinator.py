@@ -30,6 +30,9 @@ class BacktestConfig:
     meta: StreamMeta
     metrics: list
     latency_ns: int = 0
+    policy: object = None        # raytrain.policies.Policy, asked at the end of every scored tick
+    policy_target: str | None = None
+    window: object = None        # which visible rows a training run sees (raytrain.windows)
 
 
 @ray.remote(num_cpus=0)
@@ -47,9 +50,9 @@ class Coordinator:
         names = {s.name: s.role for s in cfg.specs}
         servers = [s for s in cfg.specs if s.role == SERVE]
         scored = servers[-1].name
-        actors = {s.name: ComponentActor.remote(s, self.stream_refs, cfg.meta, names, plan,
-                                                cfg.metrics if s.name == scored else None)
-                  for s in cfg.specs}
+        actors = {s.name: ComponentActor.remote(
+            s, self.stream_refs, cfg.meta, names, plan, cfg.metrics if s.name == scored else None,
+            cfg.policy if s.name == scored else None, cfg.policy_target, cfg.window) for s in cfg.specs}
         self.versions = {s.name: 0 for s in cfg.specs if s.role == TRAIN}
         self.pending = {s.name: [] for s in servers}     # deploys not yet sent to each server
         self.retrains: list = []
@@ -104,7 +107,7 @@ class Coordinator:
             from_tick = plan.tick_of_time(now + self.config.latency_ns)
         for s in self.servers:
             if s.model_from == trainer:
-                self.pending[s.name].append((from_tick, version, [model_ref]))
+                self.pending[s.name].append((from_tick, version, now, [model_ref]))
         self.queued.extend(info.pop("requests"))
         sources = list(dict.fromkeys(src for src, _ in why))
         reasons = list(dict.fromkeys(reason for _, reason in why))
