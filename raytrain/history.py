@@ -10,6 +10,7 @@ time) is visible only once its label time is strictly before *now*; until then i
     h.labels[-100:]        numpy; NaN / None where the label is not known yet
     h.label_times          numpy datetime64[ns]; NaT where not known yet
     h.versions             numpy int64: the model version that produced each output
+    h.known_order          numpy int64: row indices in the order their labels became visible
     h.inputs[-100:]        pandas DataFrame of the input columns of those rows
     h.inputs["temp"]       numpy: one input column, every row
     h.frame()              all of it as one DataFrame
@@ -73,6 +74,7 @@ class History:
         self._true_labels = _Growable()
         self._known = _Growable()         # labels revealed so far; missing elsewhere
         self._revealed = _Growable(np.bool_)
+        self._order = _Growable(np.int64)  # rows in the order their labels were revealed
         self._outputs = _Growable()
         self._versions = _Growable(np.int64)
         self._pending = np.empty(0, dtype=np.int64)
@@ -112,6 +114,8 @@ class History:
             due = lt < self._now
             if due.any():
                 idx = self._pending[due]
+                # Within one step of the clock, labels arrive in label-time order (ties: row order).
+                self._order.append(idx[np.argsort(lt[due], kind="stable")])
                 self._known.buf[idx] = self._true_labels.buf[idx]
                 self._revealed.buf[idx] = True
                 self._pending = self._pending[~due]
@@ -143,6 +147,11 @@ class History:
     def known(self) -> np.ndarray:
         """True where the label is already visible."""
         return self._revealed.view()
+
+    @property
+    def known_order(self) -> np.ndarray:
+        """Indices of the rows whose label is visible, in the order the labels arrived."""
+        return self._order.view()
 
     @property
     def label_times(self) -> np.ndarray:

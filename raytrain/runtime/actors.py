@@ -16,8 +16,12 @@ __all__ = ["ComponentActor"]
 class ComponentActor:
     """Runs one component's steps; the stream arrives zero-copy from the object store."""
 
-    def __init__(self, spec, stream_refs, meta, names, plan=None, metrics=None, policy=None, policy_target=None,
-                 window=None):
+    def __init__(self):
+        self.step = None
+
+    def setup(self, spec, stream_refs, meta, names, plan=None, metrics=None, policy=None, policy_target=None,
+              window=None) -> bool:
+        """Become ``spec``'s component for a new backtest (actors are reusable across backtests)."""
         table = ray.get(stream_refs[0])
         if spec.role == TRAIN:
             self.step = TrainingStep(spec, table, meta, names, window)
@@ -26,6 +30,7 @@ class ComponentActor:
         self.deploys = []      # (from_tick, version, trained_at_ns, [model_ref]), sorted by from_tick
         self.model, self.version = None, 0
         self.deployment = Deployment()
+        return True
 
     def ready(self) -> bool:
         return True

@@ -15,6 +15,7 @@ from raytrain.errors import ConfigError, HookError
 from raytrain.metrics import resolve_metrics
 from raytrain.policies.base import Policy, PolicyContext
 from raytrain.result import BacktestResult, summarize
+from raytrain.runtime.actors import ComponentActor
 from raytrain.runtime.coordinator import BacktestConfig, Coordinator
 from raytrain.runtime.session import ensure_ray, ship_by_value, unwrap_ray_error
 from raytrain.steps import StreamMeta
@@ -70,13 +71,16 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
 
 def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
     started = _time.perf_counter()
-    coordinator = Coordinator.remote(config, stream_refs)
+    # Start every process at once: worker start-up, not the replay, dominates short backtests.
+    coordinator = Coordinator.remote()
+    actors = {s.name: ComponentActor.remote() for s in config.specs}
     try:
-        out = ray.get(coordinator.run.remote())
+        out = ray.get(coordinator.run.remote(config, stream_refs, actors))
     except ray.exceptions.RayError as err:
         raise_unwrapped(err)
     finally:
-        ray.kill(coordinator)
+        for actor in [coordinator, *actors.values()]:
+            ray.kill(actor)
     return _result(config, out, settings, _time.perf_counter() - started)
 
 

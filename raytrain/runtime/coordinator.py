@@ -17,7 +17,6 @@ import ray
 
 from raytrain.clock import TickPlan
 from raytrain.component import SERVE, TRAIN
-from raytrain.runtime.actors import ComponentActor
 from raytrain.steps import StreamMeta
 
 __all__ = ["BacktestConfig", "Coordinator"]
@@ -37,22 +36,23 @@ class BacktestConfig:
 
 @ray.remote(num_cpus=0)
 class Coordinator:
-    def __init__(self, config: BacktestConfig, stream_refs: list):
-        self.config = config
-        self.stream_refs = stream_refs
-        self.progress_info = {"tick": 0, "ticks": len(config.plan), "now": None, "retrains": 0, "events": 0}
+    def __init__(self):
+        self.progress_info = {}
 
     def progress(self) -> dict:
         return dict(self.progress_info)
 
-    async def run(self) -> dict:
-        cfg, plan = self.config, self.config.plan
+    async def run(self, config: BacktestConfig, stream_refs: list, actors: dict) -> dict:
+        """Replay one backtest with ``actors`` (component name -> ComponentActor; reusable afterwards)."""
+        self.config = config
+        cfg, plan = config, config.plan
+        self.progress_info = {"tick": 0, "ticks": len(plan), "now": None, "retrains": 0, "events": 0}
         names = {s.name: s.role for s in cfg.specs}
         servers = [s for s in cfg.specs if s.role == SERVE]
         scored = servers[-1].name
-        actors = {s.name: ComponentActor.remote(
-            s, self.stream_refs, cfg.meta, names, plan, cfg.metrics if s.name == scored else None,
-            cfg.policy if s.name == scored else None, cfg.policy_target, cfg.window) for s in cfg.specs}
+        await asyncio.gather(*[actors[s.name].setup.remote(
+            s, stream_refs, cfg.meta, names, plan, cfg.metrics if s.name == scored else None,
+            cfg.policy if s.name == scored else None, cfg.policy_target, cfg.window) for s in cfg.specs])
         self.versions = {s.name: 0 for s in cfg.specs if s.role == TRAIN}
         self.pending = {s.name: [] for s in servers}     # deploys not yet sent to each server
         self.retrains: list = []
