@@ -30,7 +30,9 @@ __all__ = ["parse_duration", "Tick", "TickPlan", "plan_ticks", "format_time"]
 
 def parse_duration(value, name: str, *, allow_zero: bool = False) -> pd.Timedelta:
     """A positive duration from "1D", "6h", a Timedelta or a timedelta; a ConfigError otherwise."""
-    if isinstance(value, bool) or isinstance(value, (int, float, np.integer, np.floating)):
+    # np.timedelta64 subclasses np.integer: it is a duration, not a bare number.
+    if isinstance(value, bool) or (isinstance(value, (int, float, np.integer, np.floating))
+                                   and not isinstance(value, np.timedelta64)):
         raise ConfigError(
             f"{name} must be a duration such as '2h' or '1D'; got the number {value!r}. "
             f"Pass a string with a unit, or a pandas.Timedelta.")
@@ -122,7 +124,7 @@ def plan_ticks(times_ns: np.ndarray, tick, warmup, start=None) -> TickPlan:
 
 
 def _is_count(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.timedelta64))
 
 
 def _positive_count(value, name: str) -> int:

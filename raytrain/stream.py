@@ -60,6 +60,8 @@ class Stream:
         """
         if not isinstance(df, pd.DataFrame):
             raise StreamError(f"from_pandas takes a pandas.DataFrame; got {type(df).__name__}.")
+        df = df.copy(deep=False)
+        df.attrs = {}  # user metadata (e.g. drift points) is not part of the stream; Arrow cannot always hold it
         table = pa.Table.from_pandas(df, preserve_index=False)
         return cls.from_arrow(table, time=time, label=label, label_time=label_time, label_delay=label_delay,
                               inputs=inputs, sort=sort)
