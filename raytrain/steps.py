@@ -83,7 +83,7 @@ class ServingStep(_Step):
         super().__init__(spec, table, meta, names)
         self.plan = plan
         self.metrics = metrics or []
-        frame = table.select([TIME] + list(meta.inputs)).to_pandas()
+        frame = table.select([TIME] + list(meta.inputs)).to_pandas(split_blocks=True)  # zero-copy
         self.frame = frame.rename(columns={TIME: meta.time})
         self.truth = table.column(LABEL).to_numpy(zero_copy_only=False) if self.metrics else None
         self.policy, self.policy_target = policy, policy_target
@@ -207,7 +207,7 @@ class TrainingStep(_Step):
 
 def training_frame(table: pa.Table, meta: StreamMeta) -> pd.DataFrame:
     """The stream as training components see it: user column names, label and label time included."""
-    frame = table.select([TIME] + list(meta.inputs) + [LABEL, LABEL_TIME]).to_pandas()
+    frame = table.select([TIME] + list(meta.inputs) + [LABEL, LABEL_TIME]).to_pandas(split_blocks=True)
     return frame.rename(columns={TIME: meta.time, LABEL: meta.label, LABEL_TIME: meta.label_time})
 
 

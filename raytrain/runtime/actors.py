@@ -35,6 +35,10 @@ class ComponentActor:
     def ready(self) -> bool:
         return True
 
+    def release(self) -> None:
+        """Drop the finished backtest's state (its history, model, stream) before idling in the pool."""
+        self.step, self.deploys, self.model = None, [], None
+
     def serve(self, first: int, last: int, deploys: list, budget_s: float = 0.5) -> dict:
         """Serve ticks first..last in order; stop early after a tick that asks for a refresh, or once
         ``budget_s`` of wall time has passed (so the coordinator can report progress)."""

@@ -15,8 +15,8 @@ from raytrain.errors import ConfigError, HookError
 from raytrain.metrics import resolve_metrics
 from raytrain.policies.base import Policy, PolicyContext
 from raytrain.result import BacktestResult, summarize
-from raytrain.runtime.actors import ComponentActor
-from raytrain.runtime.coordinator import BacktestConfig, Coordinator
+from raytrain.runtime import pool
+from raytrain.runtime.coordinator import BacktestConfig
 from raytrain.runtime.session import ensure_ray, ship_by_value, unwrap_ray_error
 from raytrain.steps import StreamMeta
 from raytrain.stream import Stream
@@ -71,16 +71,18 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
 
 def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
     started = _time.perf_counter()
-    # Start every process at once: worker start-up, not the replay, dominates short backtests.
-    coordinator = Coordinator.remote()
-    actors = {s.name: ComponentActor.remote() for s in config.specs}
+    # Worker start-up, not the replay, dominates short backtests: reuse idle actors, start the rest at once.
+    coordinator, handles = pool.take(len(config.specs))
+    actors = dict(zip([s.name for s in config.specs], handles))
     try:
         out = ray.get(coordinator.run.remote(config, stream_refs, actors))
-    except ray.exceptions.RayError as err:
-        raise_unwrapped(err)
-    finally:
-        for actor in [coordinator, *actors.values()]:
-            ray.kill(actor)
+    except BaseException as err:
+        pool.discard([coordinator, *handles])
+        if isinstance(err, ray.exceptions.RayError):
+            raise_unwrapped(err)
+        raise
+    ray.get([a.release.remote() for a in handles])
+    pool.give_back(coordinator, handles)
     return _result(config, out, settings, _time.perf_counter() - started)
 
 
