@@ -97,6 +97,7 @@ def summarize(metrics: pd.DataFrame, retrains: pd.DataFrame, metric_objs, settin
         "train_seconds": float(retrains["train_seconds"].sum()) if len(retrains) else 0.0,
         "cpu_seconds": float(retrains["cpu_seconds"].sum()) if len(retrains) else 0.0,
         "rows_trained": int(retrains["rows"].sum()) if len(retrains) else 0,
+        "cost": float(retrains["cost"].sum()) if "cost" in retrains else None,
         "wall_seconds": float(wall_seconds),
         "settings": settings,
     })

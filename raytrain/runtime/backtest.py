@@ -10,6 +10,7 @@ import pandas as pd
 import ray
 
 from raytrain.clock import parse_duration, plan_ticks
+from raytrain.costs import Cost, as_latency
 from raytrain.component import describe_pipeline
 from raytrain.errors import ConfigError, HookError
 from raytrain.metrics import resolve_metrics
@@ -25,7 +26,7 @@ __all__ = ["backtest"]
 
 
 def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accuracy", policy=None,
-             window=None, latency=None, start=None, address: str | None = None) -> BacktestResult:
+             window=None, latency=None, cost=None, start=None, address: str | None = None) -> BacktestResult:
     """Replay ``stream`` through the pipeline ``components`` on Ray and score every tick.
 
     ``tick``: a duration ("1D", "6h") or a number of events per tick. ``warmup``: a duration or a number
@@ -33,17 +34,19 @@ def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accu
     callable ``f(y_true, y_pred)``, or a list. ``policy``: a retraining policy asked at the end of every
     scored tick (hooks inside components keep working alongside). ``window``: which visible labeled rows
     a training run sees (default: all of them). ``latency``: how long a retrain takes in simulated time
-    before its model serves (default 0). ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
+    before its model serves: a duration or a ``Latency`` (default 0). ``cost``: a ``Cost`` model pricing each
+    retrain (adds a ``cost`` column). ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
     local Ray started on demand). See docs/semantics.md for the exact rules.
     """
     config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start,
-                     policy=policy, window=window)
+                     policy=policy, window=window, cost=cost)
     ensure_ray(address)
     ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics] + [config.policy, config.window])
     return run_prepared(config, [ray.put(stream.table)], settings=_settings(stream, tick, warmup, latency, config))
 
 
-def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=None, window=None) -> BacktestConfig:
+def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=None, window=None,
+            cost=None) -> BacktestConfig:
     """Every check that needs no Ray, so bad input fails before anything starts."""
     specs = describe_pipeline(components)
     if not isinstance(stream, Stream):
@@ -52,7 +55,9 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
             f"Stream.from_pandas(df, time=..., label=...).")
     plan = plan_ticks(stream.times_ns(), tick, warmup, start)
     metrics = resolve_metrics(metric)
-    latency_ns = int(parse_duration(latency, "latency", allow_zero=True).value) if latency is not None else 0
+    latency = as_latency(latency)
+    if cost is not None and not isinstance(cost, Cost):
+        raise ConfigError(f"cost must be a raytrain.Cost such as rt.Cost(per_retrain=0.5); got {cost!r}.")
     meta = StreamMeta(stream.time, stream.label, _label_time_name(stream), tuple(stream.inputs))
     trainers = [s.name for s in specs if s.role == "train"]
     target = [s for s in specs if s.role == "serve"][-1].model_from
@@ -66,7 +71,7 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
         policy.bind(PolicyContext(tuple(stream.inputs), {m.name: m for m in metrics}, tick_ns))
     if window is not None and not trainers:
         raise ConfigError("window= selects training rows, but the pipeline has no training component.")
-    return BacktestConfig(specs, plan, meta, metrics, latency_ns, policy, target, window)
+    return BacktestConfig(specs, plan, meta, metrics, latency, policy, target, window, cost)
 
 
 def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
@@ -110,7 +115,7 @@ def _result(config: BacktestConfig, out: dict, settings: dict, wall: float) -> B
         metrics[m.name] = values[:, j]
     retrains = pd.DataFrame(out["retrains"], columns=[
         "time", "tick", "component", "trigger", "reason", "version", "serves_from", "rows", "train_seconds",
-        "cpu_seconds", "first_row_time", "last_row_time"])
+        "cpu_seconds", "first_row_time", "last_row_time"] + (["cost"] if config.cost is not None else []))
     for col in ("time", "serves_from", "first_row_time", "last_row_time"):
         retrains[col] = np.array([np.datetime64("NaT", "ns") if v is None or pd.isna(v) else np.datetime64(int(v), "ns")
                                   for v in retrains[col]], dtype="datetime64[ns]")
@@ -122,7 +127,8 @@ def _settings(stream: Stream, tick, warmup, latency, config: BacktestConfig) -> 
     plan = config.plan
     return {
         "tick": str(tick), "warmup": str(warmup if warmup is not None else "1 tick"),
-        "warmup_end": str(pd.Timestamp(plan.warmup_end)), "latency": str(latency or 0),
+        "warmup_end": str(pd.Timestamp(plan.warmup_end)), "latency": repr(config.latency),
+        "cost": repr(config.cost) if config.cost is not None else None,
         "labels_known": stream.label_source, "stream_events": len(stream),
         "stream_start": str(pd.Timestamp(int(plan.starts[0]))), "stream_end": str(pd.Timestamp(int(plan.ends[-1]))),
         "components": [f"{s.name} ({s.role})" for s in config.specs],

@@ -28,10 +28,11 @@ class BacktestConfig:
     plan: TickPlan
     meta: StreamMeta
     metrics: list
-    latency_ns: int = 0
+    latency: object = None       # raytrain.costs.Latency
     policy: object = None        # raytrain.policies.Policy, asked at the end of every scored tick
     policy_target: str | None = None
     window: object = None        # which visible rows a training run sees (raytrain.windows)
+    cost: object = None          # raytrain.costs.Cost, or None
 
 
 @ray.remote(num_cpus=0)
@@ -104,7 +105,10 @@ class Coordinator:
         model_ref, info_ref = self.actors[trainer].train.options(num_returns=2).remote(now, version)
         info = await info_ref
         if from_tick is None:
-            from_tick = plan.tick_of_time(now + self.config.latency_ns)
+            delay = self.config.latency.of(info["rows"], info["train_seconds"])
+            from_tick = plan.tick_of_time(now + int(delay.value))
+        if self.config.cost is not None:
+            info["cost"] = self.config.cost.of(info["rows"], info["cpu_seconds"])
         for s in self.servers:
             if s.model_from == trainer:
                 self.pending[s.name].append((from_tick, version, now, [model_ref]))
