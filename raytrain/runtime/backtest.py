@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time as _time
 
 import numpy as np
@@ -42,7 +43,7 @@ def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accu
                      policy=policy, window=window, cost=cost)
     ensure_ray(address)
     ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics] + [config.policy, config.window])
-    return run_prepared(config, [ray.put(stream.table)], settings=_settings(stream, tick, warmup, latency, config))
+    return run_prepared(config, [ray.put(stream.table)], settings=settings_of(stream, tick, warmup, latency, config))
 
 
 def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=None, window=None,
@@ -61,17 +62,24 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
     meta = StreamMeta(stream.time, stream.label, _label_time_name(stream), tuple(stream.inputs))
     trainers = [s.name for s in specs if s.role == "train"]
     target = [s for s in specs if s.role == "serve"][-1].model_from
-    if policy is not None:
-        if not isinstance(policy, Policy):
-            raise ConfigError(f"policy must be a raytrain policy such as rt.Every('30D'); got {policy!r}.")
-        if target is None:
-            raise ConfigError(f"policy={policy!r} needs a training component to retrain, and the pipeline has none.")
-        policy = copy.deepcopy(policy)  # each backtest owns its policy's state
-        tick_ns = None if isinstance(tick, (int, np.integer)) else int(parse_duration(tick, "tick").value)
-        policy.bind(PolicyContext(tuple(stream.inputs), {m.name: m for m in metrics}, tick_ns))
     if window is not None and not trainers:
         raise ConfigError("window= selects training rows, but the pipeline has no training component.")
-    return BacktestConfig(specs, plan, meta, metrics, latency, policy, target, window, cost)
+    tick_ns = None if isinstance(tick, (int, np.integer)) else int(parse_duration(tick, "tick").value)
+    config = BacktestConfig(specs, plan, meta, metrics, latency, None, target, window, cost, tick_ns)
+    return with_policy(config, policy)
+
+
+def with_policy(config: BacktestConfig, policy) -> BacktestConfig:
+    """The same backtest under ``policy`` (validated and bound to this pipeline; its own copy)."""
+    if policy is None:
+        return dataclasses.replace(config, policy=None)
+    if not isinstance(policy, Policy):
+        raise ConfigError(f"policy must be a raytrain policy such as rt.Every('30D'); got {policy!r}.")
+    if config.policy_target is None:
+        raise ConfigError(f"policy={policy!r} needs a training component to retrain, and the pipeline has none.")
+    policy = copy.deepcopy(policy)  # each backtest owns its policy's state
+    policy.bind(PolicyContext(config.meta.inputs, {m.name: m for m in config.metrics}, config.tick_ns))
+    return dataclasses.replace(config, policy=policy)
 
 
 def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
@@ -88,7 +96,7 @@ def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> B
         raise
     ray.get([a.release.remote() for a in handles])
     pool.give_back(coordinator, handles)
-    return _result(config, out, settings, _time.perf_counter() - started)
+    return build_result(config, out, settings, _time.perf_counter() - started)
 
 
 def raise_unwrapped(err):
@@ -100,7 +108,7 @@ def raise_unwrapped(err):
     raise cause from None
 
 
-def _result(config: BacktestConfig, out: dict, settings: dict, wall: float) -> BacktestResult:
+def build_result(config: BacktestConfig, out: dict, settings: dict, wall: float) -> BacktestResult:
     plan = config.plan
     ticks = np.asarray(out["ticks"], dtype=np.int64)
     metrics = pd.DataFrame({
@@ -123,7 +131,7 @@ def _result(config: BacktestConfig, out: dict, settings: dict, wall: float) -> B
     return BacktestResult(metrics, retrains, summarize(metrics, retrains, config.metrics, settings, wall))
 
 
-def _settings(stream: Stream, tick, warmup, latency, config: BacktestConfig) -> dict:
+def settings_of(stream: Stream, tick, warmup, latency, config: BacktestConfig) -> dict:
     plan = config.plan
     return {
         "tick": str(tick), "warmup": str(warmup if warmup is not None else "1 tick"),

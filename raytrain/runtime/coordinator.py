@@ -33,6 +33,7 @@ class BacktestConfig:
     policy_target: str | None = None
     window: object = None        # which visible rows a training run sees (raytrain.windows)
     cost: object = None          # raytrain.costs.Cost, or None
+    tick_ns: int | None = None   # tick length for duration ticks
 
 
 @ray.remote(num_cpus=0)
@@ -42,6 +43,9 @@ class Coordinator:
 
     def progress(self) -> dict:
         return dict(self.progress_info)
+
+    def node_id(self) -> str:
+        return ray.get_runtime_context().get_node_id()
 
     async def run(self, config: BacktestConfig, stream_refs: list, actors: dict) -> dict:
         """Replay one backtest with ``actors`` (component name -> ComponentActor; reusable afterwards)."""
