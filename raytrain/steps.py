@@ -89,6 +89,8 @@ class ServingStep(_Step):
         self.policy, self.policy_target = policy, policy_target
         self.window = window or Expanding()
         self._training_frame = None
+        self.n_replicas = 0          # sharded replay: set with remote_parts by the runtime
+        self.remote_parts = None     # (tick, [(a, b), ...], version) -> waiter() -> [(outputs, requests), ...]
 
     def tick(self, k: int, model, version: int, deployment: "Deployment | None" = None):
         """Serve tick k with ``model``; returns (metric values, refresh requests)."""
@@ -100,12 +102,8 @@ class ServingStep(_Step):
         self.history.advance(t.start)
         for attr in self._hooks("before_run"):
             self._call("before_run", attr, t.start, requests)
-        if t.events:
-            kwargs = {name: value for name, value in (("batch", comp.batch), ("model", model), ("now", comp.now))
-                      if name in self.spec.run_args}
-            outputs = self._outputs(self._call("run", "run", t.start, requests, **kwargs), t)
-        else:
-            outputs = np.empty(0)
+        outputs = self._serve(t, model, version, requests) if t.events else np.empty(0)
+        comp.batch = self.frame.iloc[t.row_start: t.row_stop]
         self.history.append(self.table.slice(t.row_start, t.events), outputs, version)
         self.history.advance(t.end)
         for attr in self._hooks("after_run"):
@@ -136,10 +134,29 @@ class ServingStep(_Step):
             self._label_times = label_times_ns(self.table)
         return self._training_frame.iloc[self.window.select(self.times, self._label_times, trained_at_ns)]
 
-    def _outputs(self, outputs, t) -> np.ndarray:
+    def _serve(self, t, model, version: int, requests: list) -> np.ndarray:
+        """Outputs for the tick's events; with shards, replicas serve all but the first part in parallel."""
+        parts = shard_bounds(t.row_start, t.row_stop, 1 + self.n_replicas)
+        waiter = self.remote_parts(t.index, parts[1:], version) if len(parts) > 1 else None
+        outputs = [self.run_rows(t, parts[0][0], parts[0][1], model, requests)]
+        if waiter is not None:
+            for part_outputs, part_requests in waiter():
+                outputs.append(part_outputs)
+                requests.extend(part_requests)
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
+
+    def run_rows(self, t, a: int, b: int, model, requests: list) -> np.ndarray:
+        """Call the user's run on rows a..b of tick t (the whole tick, or one shard of it)."""
+        comp = self.component
+        comp.batch, comp.model = self.frame.iloc[a:b], model
+        kwargs = {name: value for name, value in (("batch", comp.batch), ("model", model), ("now", pd.Timestamp(t.start)))
+                  if name in self.spec.run_args}
+        return self._outputs(self._call("run", "run", t.start, requests, **kwargs), t, b - a)
+
+    def _outputs(self, outputs, t, expected: int) -> np.ndarray:
         where = f"{self.spec.name}.run at {format_time(t.start)} (tick {t.index})"
         if outputs is None:
-            raise ComponentError(f"{where} returned None for {t.events} events. Return one output per event "
+            raise ComponentError(f"{where} returned None for {expected} events. Return one output per event "
                                  f"(e.g. model.predict(batch[FEATURES])).")
         if isinstance(outputs, (pd.Series, pd.Index)):
             outputs = outputs.to_numpy()
@@ -151,10 +168,10 @@ class ServingStep(_Step):
         outputs = np.asarray(outputs)
         if outputs.ndim == 2 and outputs.shape[1] == 1:
             outputs = outputs[:, 0]
-        if outputs.ndim != 1 or len(outputs) != t.events:
+        if outputs.ndim != 1 or len(outputs) != expected:
             raise ComponentError(
                 f"{where} returned {outputs.shape[0] if outputs.ndim else 'a scalar'} outputs of shape "
-                f"{outputs.shape} for a batch of {t.events} events. Return exactly one output per event "
+                f"{outputs.shape} for a batch of {expected} events. Return exactly one output per event "
                 f"(a 1-D array of length len(batch)).")
         return outputs
 
@@ -213,3 +230,9 @@ def training_frame(table: pa.Table, meta: StreamMeta) -> pd.DataFrame:
 
 def label_times_ns(table: pa.Table) -> np.ndarray:
     return table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+
+
+def shard_bounds(start: int, stop: int, n: int) -> list:
+    """Split rows start..stop into at most n contiguous, non-empty, near-equal parts, in order."""
+    edges = np.linspace(start, stop, n + 1).round().astype(np.int64)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]

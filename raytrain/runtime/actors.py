@@ -1,4 +1,9 @@
-"""The component actor: one per component of a running backtest, holding its history."""
+"""The component actor: one per component of a running backtest, holding its history.
+
+With sharded replay a serving component also gets replicas: actors of the same class that only run
+``run`` on their part of each tick, with the same model version, while the lead actor keeps the
+merged, time-ordered history and runs the hooks.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +25,18 @@ class ComponentActor:
         self.step = None
 
     def setup(self, spec, stream_refs, meta, names, plan=None, metrics=None, policy=None, policy_target=None,
-              window=None) -> bool:
+              window=None, replicas=()) -> bool:
         """Become ``spec``'s component for a new backtest (actors are reusable across backtests)."""
         table = ray.get(stream_refs[0])
         if spec.role == TRAIN:
             self.step = TrainingStep(spec, table, meta, names, window)
         else:
             self.step = ServingStep(spec, table, meta, names, plan, metrics, policy, policy_target, window)
+            self.replicas = list(replicas)
+            self.step.n_replicas = len(self.replicas)
+            self.step.remote_parts = self._remote_parts
         self.deploys = []      # (from_tick, version, trained_at_ns, [model_ref]), sorted by from_tick
-        self.model, self.version = None, 0
+        self.model, self.model_ref, self.version = None, None, 0
         self.deployment = Deployment()
         return True
 
@@ -37,7 +45,7 @@ class ComponentActor:
 
     def release(self) -> None:
         """Drop the finished backtest's state (its history, model, stream) before idling in the pool."""
-        self.step, self.deploys, self.model = None, [], None
+        self.step, self.deploys, self.model, self.model_ref, self.replicas = None, [], None, None, []
 
     def serve(self, first: int, last: int, deploys: list, budget_s: float = 0.5) -> dict:
         """Serve ticks first..last in order; stop early after a tick that asks for a refresh, or once
@@ -51,7 +59,7 @@ class ComponentActor:
         for k in range(first, last + 1):
             while self.deploys and self.deploys[0][0] <= k:
                 _, self.version, self.deployment.trained_at_ns, ref = self.deploys.pop(0)
-                self.model = ray.get(ref[0])
+                self.model, self.model_ref = ray.get(ref[0]), ref[0]
             tick_values, tick_requests = self.step.tick(k, self.model, self.version, self.deployment)
             ticks.append(k)
             versions.append(self.version)
@@ -67,3 +75,17 @@ class ComponentActor:
         model, info, requests = self.step.train(now_ns, version)
         info["requests"] = [(r.target, r.source, r.reason) for r in requests]
         return model, info
+
+    # -- sharded replay ------------------------------------------------------------------------------
+    def _remote_parts(self, k: int, parts: list, version: int):
+        refs = [replica.run_rows.remote(k, a, b, version, [self.model_ref])
+                for replica, (a, b) in zip(self.replicas, parts)]
+        return lambda: ray.get(refs)
+
+    def run_rows(self, k: int, a: int, b: int, version: int, model_ref: list):
+        """A replica's share of tick k: the user's run on rows a..b with the given model version."""
+        if version != self.version:
+            self.model, self.version = (ray.get(model_ref[0]) if model_ref[0] is not None else None), version
+        requests: list = []
+        outputs = self.step.run_rows(self.step.plan[k], a, b, self.model, requests)
+        return outputs, requests

@@ -27,7 +27,8 @@ __all__ = ["backtest"]
 
 
 def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accuracy", policy=None,
-             window=None, latency=None, cost=None, start=None, address: str | None = None) -> BacktestResult:
+             window=None, latency=None, cost=None, start=None, shards: int = 1,
+             address: str | None = None) -> BacktestResult:
     """Replay ``stream`` through the pipeline ``components`` on Ray and score every tick.
 
     ``tick``: a duration ("1D", "6h") or a number of events per tick. ``warmup``: a duration or a number
@@ -36,18 +37,20 @@ def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accu
     scored tick (hooks inside components keep working alongside). ``window``: which visible labeled rows
     a training run sees (default: all of them). ``latency``: how long a retrain takes in simulated time
     before its model serves: a duration or a ``Latency`` (default 0). ``cost``: a ``Cost`` model pricing each
-    retrain (adds a ``cost`` column). ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
+    retrain (adds a ``cost`` column). ``shards``: serving replicas per serving component; each serves its
+    part of every tick with the same model, hooks see the merged whole (results do not depend on it).
+    ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
     local Ray started on demand). See docs/semantics.md for the exact rules.
     """
     config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start,
-                     policy=policy, window=window, cost=cost)
+                     policy=policy, window=window, cost=cost, shards=shards)
     ensure_ray(address)
     ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics] + [config.policy, config.window])
     return run_prepared(config, [ray.put(stream.table)], settings=settings_of(stream, tick, warmup, latency, config))
 
 
 def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=None, window=None,
-            cost=None) -> BacktestConfig:
+            cost=None, shards=1) -> BacktestConfig:
     """Every check that needs no Ray, so bad input fails before anything starts."""
     specs = describe_pipeline(components)
     if not isinstance(stream, Stream):
@@ -65,7 +68,9 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
     if window is not None and not trainers:
         raise ConfigError("window= selects training rows, but the pipeline has no training component.")
     tick_ns = None if isinstance(tick, (int, np.integer)) else int(parse_duration(tick, "tick").value)
-    config = BacktestConfig(specs, plan, meta, metrics, latency, None, target, window, cost, tick_ns)
+    if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or shards < 1:
+        raise ConfigError(f"shards must be a whole number >= 1 (serving replicas); got {shards!r}.")
+    config = BacktestConfig(specs, plan, meta, metrics, latency, None, target, window, cost, tick_ns, int(shards))
     return with_policy(config, policy)
 
 
@@ -85,10 +90,9 @@ def with_policy(config: BacktestConfig, policy) -> BacktestConfig:
 def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
     started = _time.perf_counter()
     # Worker start-up, not the replay, dominates short backtests: reuse idle actors, start the rest at once.
-    coordinator, handles = pool.take(len(config.specs))
-    actors = dict(zip([s.name for s in config.specs], handles))
+    coordinator, handles = pool.take(config.n_actors())
     try:
-        out = ray.get(coordinator.run.remote(config, stream_refs, actors))
+        out = ray.get(coordinator.run.remote(config, stream_refs, handles))
     except BaseException as err:
         pool.discard([coordinator, *handles])
         if isinstance(err, ray.exceptions.RayError):

@@ -34,6 +34,11 @@ class BacktestConfig:
     window: object = None        # which visible rows a training run sees (raytrain.windows)
     cost: object = None          # raytrain.costs.Cost, or None
     tick_ns: int | None = None   # tick length for duration ticks
+    shards: int = 1              # serving replicas per serving component (sharded replay)
+
+    def n_actors(self) -> int:
+        """Component actors this backtest needs: one per component, plus replicas of the servers."""
+        return len(self.specs) + (self.shards - 1) * sum(s.role == SERVE for s in self.specs)
 
 
 @ray.remote(num_cpus=0)
@@ -47,17 +52,22 @@ class Coordinator:
     def node_id(self) -> str:
         return ray.get_runtime_context().get_node_id()
 
-    async def run(self, config: BacktestConfig, stream_refs: list, actors: dict) -> dict:
-        """Replay one backtest with ``actors`` (component name -> ComponentActor; reusable afterwards)."""
+    async def run(self, config: BacktestConfig, stream_refs: list, handles: list) -> dict:
+        """Replay one backtest with ``handles`` (config.n_actors() ComponentActors; reusable afterwards)."""
         self.config = config
         cfg, plan = config, config.plan
         self.progress_info = {"tick": 0, "ticks": len(plan), "now": None, "retrains": 0, "events": 0}
         names = {s.name: s.role for s in cfg.specs}
         servers = [s for s in cfg.specs if s.role == SERVE]
         scored = servers[-1].name
+        handles = list(handles)
+        actors = {s.name: handles.pop(0) for s in cfg.specs}
+        replicas = {s.name: [handles.pop(0) for _ in range(cfg.shards - 1)] for s in servers}
         await asyncio.gather(*[actors[s.name].setup.remote(
             s, stream_refs, cfg.meta, names, plan, cfg.metrics if s.name == scored else None,
-            cfg.policy if s.name == scored else None, cfg.policy_target, cfg.window) for s in cfg.specs])
+            cfg.policy if s.name == scored else None, cfg.policy_target, cfg.window, replicas.get(s.name, ()))
+            for s in cfg.specs], *[r.setup.remote(s, stream_refs, cfg.meta, names, plan)
+                                   for s in servers for r in replicas[s.name]])
         self.versions = {s.name: 0 for s in cfg.specs if s.role == TRAIN}
         self.pending = {s.name: [] for s in servers}     # deploys not yet sent to each server
         self.retrains: list = []

@@ -84,8 +84,8 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
         while todo or in_flight:
             while todo and len(in_flight) < max_concurrent:
                 name, attempt = todo.pop(0)
-                slot = idle.pop() if idle else _Slot(len(base.specs))
-                ref = slot.coordinator.run.remote(configs[name], stream_refs, slot.actors(base.specs))
+                slot = idle.pop() if idle else _Slot(base.n_actors())
+                ref = slot.coordinator.run.remote(configs[name], stream_refs, slot.handles)
                 in_flight[ref] = (name, attempt, slot, _time.perf_counter())
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             name, attempt, slot, t0 = in_flight.pop(ready[0])
@@ -134,9 +134,6 @@ class _Slot:
         strategy = NodeAffinitySchedulingStrategy(node, soft=False)
         self.handles = [ComponentActor.options(scheduling_strategy=strategy).remote() for _ in range(n_components)]
 
-    def actors(self, specs) -> dict:
-        return dict(zip([s.name for s in specs], self.handles))
-
     def kill(self):
         for actor in [self.coordinator, *self.handles]:
             try:
@@ -163,7 +160,7 @@ def _named(policies) -> dict:
 
 
 def _backtest_args(kwargs: dict) -> dict:
-    allowed = {"tick", "warmup", "metric", "window", "latency", "cost", "start"}
+    allowed = {"tick", "warmup", "metric", "window", "latency", "cost", "start", "shards"}
     unknown = set(kwargs) - allowed
     if unknown:
         raise ConfigError(f"sweep() got unknown arguments {sorted(unknown)}; it takes those of backtest: {sorted(allowed)}.")
