@@ -20,6 +20,8 @@ Arrays returned are read-only: the history is the record of what happened.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -38,6 +40,7 @@ class _Growable:
         self.dtype = None if dtype is None else np.dtype(dtype)
         self.buf = None
         self.n = 0
+        self.shared = False  # a view of buf was handed out: copy before changing rows in place
 
     def append(self, values: np.ndarray) -> None:
         values = np.asarray(values)
@@ -60,7 +63,16 @@ class _Growable:
             return np.empty(0, dtype=self.dtype or np.float64)
         out = self.buf[: self.n]
         out.flags.writeable = False
+        self.shared = True
         return out
+
+    def writable(self) -> np.ndarray:
+        """The buffer for an in-place update. Copied first if a view is out, so that a view keeps
+        showing what was known when it was taken (labels revealed later must not appear in it)."""
+        if self.shared:
+            self.buf = self.buf.copy()
+            self.shared = False
+        return self.buf
 
 
 class History:
@@ -69,6 +81,8 @@ class History:
     def __init__(self, inputs: list):
         self.input_names = list(inputs)
         self._chunks: list = []           # pa.Table slices of the stream: the Arrow record of rows
+        self._chunk_starts: list = []     # the first row of each chunk
+        self._sources: list = []          # how to rebuild each chunk after a checkpoint is restored
         self._times = _Growable(np.int64)
         self._label_times = _Growable(np.int64)
         self._true_labels = _Growable()
@@ -81,8 +95,9 @@ class History:
         self._now: int | None = None
 
     # -- writing (the runtime only) ------------------------------------------------------------------
-    def append(self, rows: pa.Table, outputs, version: int = 0) -> None:
-        """Add a tick's rows (a slice of the stream table) and the component's outputs for them."""
+    def append(self, rows: pa.Table, outputs, version: int = 0, origin: int | None = None) -> None:
+        """Add a tick's rows and the component's outputs for them. ``origin``: the rows are the stream
+        table's rows origin..origin+n (then a checkpoint stores the range, not the data)."""
         n = rows.num_rows
         outputs = np.asarray(outputs)
         if len(outputs) != n:
@@ -91,6 +106,8 @@ class History:
             return
         start = len(self)
         self._chunks.append(rows)
+        self._chunk_starts.append(start)
+        self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
         self._times.append(rows.column(TIME).cast(pa.int64()).to_numpy())
         self._label_times.append(rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy())
         labels = rows.column(LABEL).to_numpy(zero_copy_only=False)
@@ -116,9 +133,19 @@ class History:
                 idx = self._pending[due]
                 # Within one step of the clock, labels arrive in label-time order (ties: row order).
                 self._order.append(idx[np.argsort(lt[due], kind="stable")])
-                self._known.buf[idx] = self._true_labels.buf[idx]
-                self._revealed.buf[idx] = True
+                self._known.writable()[idx] = self._true_labels.buf[idx]
+                self._revealed.writable()[idx] = True
                 self._pending = self._pending[~due]
+
+    # -- checkpoints (the runtime only) ----------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_chunks"] = None  # slices of the stream are stored as row ranges; see reattach()
+        return state
+
+    def reattach(self, table: pa.Table) -> None:
+        """After unpickling: rebuild the Arrow chunks from the stream table they were sliced from."""
+        self._chunks = [table.slice(src[1], src[2]) if src[0] == "rows" else src[1] for src in self._sources]
 
     # -- reading (hooks) -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -178,6 +205,15 @@ class History:
         df["version"] = self.versions
         return df
 
+    def _rows(self, start: int, stop: int) -> pa.Table:
+        """Input rows [start, stop) as one table, concatenating only the chunks that hold them."""
+        if stop <= start:
+            return self._table().slice(0, 0)
+        first = bisect.bisect_right(self._chunk_starts, start) - 1
+        last = bisect.bisect_left(self._chunk_starts, stop)
+        table = pa.concat_tables(self._chunks[first:last]).select(self.input_names)
+        return table.slice(start - self._chunk_starts[first], stop - start)
+
     def _table(self) -> pa.Table:
         if not self._chunks:
             return pa.table({c: pa.array([], type=pa.null()) for c in self.input_names})
@@ -198,6 +234,10 @@ class Rows:
         return list(self._h.input_names)
 
     def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self._h))
+            if step == 1:  # touch only the chunks that hold the rows: reading the latest rows stays cheap
+                return self._h._rows(start, max(start, stop)).to_pandas()
         table = self._h._table()
         if isinstance(key, str):
             if key not in self._h.input_names:
@@ -207,8 +247,6 @@ class Rows:
             return out
         if isinstance(key, slice):
             start, stop, step = key.indices(table.num_rows)
-            if step == 1:
-                return table.slice(start, max(0, stop - start)).to_pandas()
             return table.take(pa.array(np.arange(start, stop, step))).to_pandas()
         index = np.asarray(key)
         if index.dtype == bool:

@@ -7,6 +7,7 @@ visible at now) is decided here, next to the calls into user code.
 
 from __future__ import annotations
 
+import copy
 import time as _time
 from dataclasses import dataclass
 
@@ -71,6 +72,21 @@ class _Step:
         requests.extend(ctx.requests)
         return result
 
+    def state(self) -> dict:
+        """What a checkpoint keeps: the user's component (its own attributes) and the history."""
+        comp = copy.copy(self.component)  # a shallow copy without this tick's batch, data and model
+        for name in ("batch", "model", "data", "history"):
+            comp.__dict__.pop(name, None)
+        return {"component": comp, "history": self.history, "policy": getattr(self, "policy", None)}
+
+    def load_state(self, state: dict) -> None:
+        self.history = state["history"]
+        self.history.reattach(self.table)
+        self.component = state["component"]
+        self.component.history = self.history
+        if state["policy"] is not None:
+            self.policy = state["policy"]
+
     def _hooks(self, which: str):
         return [attr for hook, attr in self.spec.hooks if hook == which]
 
@@ -104,7 +120,7 @@ class ServingStep(_Step):
             self._call("before_run", attr, t.start, requests)
         outputs = self._serve(t, model, version, requests) if t.events else np.empty(0)
         comp.batch = self.frame.iloc[t.row_start: t.row_stop]
-        self.history.append(self.table.slice(t.row_start, t.events), outputs, version)
+        self.history.append(self.table.slice(t.row_start, t.events), outputs, version, origin=t.row_start)
         self.history.advance(t.end)
         for attr in self._hooks("after_run"):
             self._call("after_run", attr, t.end, requests)

@@ -76,6 +76,22 @@ class ComponentActor:
         info["requests"] = [(r.target, r.source, r.reason) for r in requests]
         return model, info
 
+    # -- checkpoints ------------------------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        """Everything needed to continue from here in a fresh actor (the stream is not copied)."""
+        return {"step": self.step.state(), "deploys": list(self.deploys), "model_ref": self.model_ref,
+                "version": self.version, "deployment": self.deployment}
+
+    def restore(self, checkpoint: dict) -> bool:
+        self.step.load_state(checkpoint["step"])
+        self.deploys, self.model_ref = list(checkpoint["deploys"]), checkpoint["model_ref"]
+        self.version, self.deployment = checkpoint["version"], checkpoint["deployment"]
+        self.model = ray.get(self.model_ref) if self.model_ref is not None else None
+        return True
+
+    def set_model_ref(self, ref: list) -> None:
+        self.model_ref = ref[0]
+
     # -- sharded replay ------------------------------------------------------------------------------
     def _remote_parts(self, k: int, parts: list, version: int):
         refs = [replica.run_rows.remote(k, a, b, version, [self.model_ref])

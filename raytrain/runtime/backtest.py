@@ -98,8 +98,12 @@ def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> B
         if isinstance(err, ray.exceptions.RayError):
             raise_unwrapped(err)
         raise
-    ray.get([a.release.remote() for a in handles])
-    pool.give_back(coordinator, handles)
+    if out["recoveries"]:  # some of the handed-in actors were lost and replaced: pool none of them
+        pool.discard(handles)
+        pool.give_back(coordinator, [])
+    else:
+        ray.get([a.release.remote() for a in handles])
+        pool.give_back(coordinator, handles)
     return build_result(config, out, settings, _time.perf_counter() - started)
 
 
@@ -132,7 +136,9 @@ def build_result(config: BacktestConfig, out: dict, settings: dict, wall: float)
         retrains[col] = np.array([np.datetime64("NaT", "ns") if v is None or pd.isna(v) else np.datetime64(int(v), "ns")
                                   for v in retrains[col]], dtype="datetime64[ns]")
     retrains.insert(0, "retrain", np.arange(len(retrains), dtype=np.int64))
-    return BacktestResult(metrics, retrains, summarize(metrics, retrains, config.metrics, settings, wall))
+    summary = summarize(metrics, retrains, config.metrics, settings, wall)
+    summary["recoveries"] = int(out.get("recoveries", 0))
+    return BacktestResult(metrics, retrains, summary)
 
 
 def settings_of(stream: Stream, tick, warmup, latency, config: BacktestConfig) -> dict:

@@ -105,7 +105,10 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
                 done += 1
                 _say(verbose, f"[{done}/{total}] {name}: FAILED: {result.errors[name].splitlines()[0]}")
                 continue
-            idle.append(slot)
+            if raw["recoveries"]:
+                slot.kill()  # its actors were replaced during the run
+            else:
+                idle.append(slot)
             config = configs[name]
             res = build_result(config, raw, settings_of(stream, kwargs.get("tick", "1D"), kwargs.get("warmup"),
                                                         kwargs.get("latency"), config), _time.perf_counter() - t0)
