@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import bisect
 
+import os
+import tempfile
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from raytrain.stream import LABEL, LABEL_TIME, TIME
+from raytrain.source import LABEL, LABEL_TIME, TIME
 
 __all__ = ["History"]
 
@@ -52,7 +56,7 @@ class _Growable:
             self.buf = self.buf.astype(self.dtype)
         need = self.n + len(values)
         if need > len(self.buf):
-            grown = np.empty(max(need, 2 * len(self.buf)), dtype=self.dtype)
+            grown = np.empty(max(need, len(self.buf) + len(self.buf) // 2), dtype=self.dtype)  # 1.5x: amortised O(1)
             grown[: self.n] = self.buf[: self.n]
             self.buf = grown
         self.buf[self.n: need] = values
@@ -78,8 +82,14 @@ class _Growable:
 class History:
     """The append-only record of one component, read through clock-aware views."""
 
-    def __init__(self, inputs: list):
+    def __init__(self, inputs: list, budget_bytes: int | None = None, reader=None, spill_dir: str | None = None):
+        """``budget_bytes``: keep at most this much of the Arrow record in memory; older chunks are
+        dropped when ``reader(a, b)`` can read the stream rows back, else spilled to Parquet files in
+        ``spill_dir``. Either way they stay readable by hooks."""
         self.input_names = list(inputs)
+        self.budget_bytes, self._reader, self.spill_dir = budget_bytes, reader, spill_dir
+        self._mem_bytes = 0
+        self._evicted = 0                 # chunks before this index are out of memory
         self._chunks: list = []           # pa.Table slices of the stream: the Arrow record of rows
         self._chunk_starts: list = []     # the first row of each chunk
         self._sources: list = []          # how to rebuild each chunk after a checkpoint is restored
@@ -108,6 +118,7 @@ class History:
         self._chunks.append(rows)
         self._chunk_starts.append(start)
         self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
+        self._mem_bytes += rows.nbytes
         self._times.append(rows.column(TIME).cast(pa.int64()).to_numpy())
         self._label_times.append(rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy())
         labels = rows.column(LABEL).to_numpy(zero_copy_only=False)
@@ -118,6 +129,8 @@ class History:
         self._outputs.append(outputs)
         self._versions.append(np.full(n, version, dtype=np.int64))
         self._pending = np.concatenate([self._pending, np.arange(start, start + n, dtype=np.int64)])
+        if self.budget_bytes is not None:
+            self._enforce_budget()
         if self._now is not None:
             self.advance(self._now)
 
@@ -141,11 +154,43 @@ class History:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_chunks"] = None  # slices of the stream are stored as row ranges; see reattach()
+        state["_reader"] = None
         return state
 
-    def reattach(self, table: pa.Table) -> None:
-        """After unpickling: rebuild the Arrow chunks from the stream table they were sliced from."""
-        self._chunks = [table.slice(src[1], src[2]) if src[0] == "rows" else src[1] for src in self._sources]
+    def reattach(self, reader) -> None:
+        """After unpickling: read stream rows through ``reader(a, b)`` again; chunks load on demand."""
+        self._reader = reader
+        self._chunks = [src[1] if src[0] == "table" else None for src in self._sources]
+        self._mem_bytes = sum(c.nbytes for c in self._chunks if c is not None)
+        self._evicted = 0
+
+    def _enforce_budget(self) -> None:
+        while self._mem_bytes > self.budget_bytes and self._evicted < len(self._chunks) - 1:
+            i, self._evicted = self._evicted, self._evicted + 1
+            chunk = self._chunks[i]
+            if chunk is None:
+                continue
+            if not (self._sources[i][0] == "rows" and self._reader is not None):
+                path = os.path.join(self._spill_dir(), f"chunk-{i:08d}.parquet")
+                pq.write_table(chunk, path)
+                self._sources[i] = ("spill", path)
+            self._chunks[i] = None
+            self._mem_bytes -= chunk.nbytes
+
+    def _spill_dir(self) -> str:
+        if self.spill_dir is None:
+            self.spill_dir = tempfile.mkdtemp(prefix="raytrain-history-")
+        return self.spill_dir
+
+    def _chunk(self, i: int) -> pa.Table:
+        chunk = self._chunks[i]
+        if chunk is not None:
+            return chunk
+        kind = self._sources[i][0]
+        if kind == "rows":
+            _, a, n = self._sources[i]
+            return self._reader(a, a + n)
+        return pq.read_table(self._sources[i][1])
 
     # -- reading (hooks) -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -211,13 +256,13 @@ class History:
             return self._table().slice(0, 0)
         first = bisect.bisect_right(self._chunk_starts, start) - 1
         last = bisect.bisect_left(self._chunk_starts, stop)
-        table = pa.concat_tables(self._chunks[first:last]).select(self.input_names)
+        table = pa.concat_tables([self._chunk(i).select(self.input_names) for i in range(first, last)])
         return table.slice(start - self._chunk_starts[first], stop - start)
 
     def _table(self) -> pa.Table:
         if not self._chunks:
             return pa.table({c: pa.array([], type=pa.null()) for c in self.input_names})
-        return pa.concat_tables(self._chunks).select(self.input_names)
+        return pa.concat_tables([self._chunk(i).select(self.input_names) for i in range(len(self._chunks))])
 
 
 class Rows:

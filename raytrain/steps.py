@@ -46,15 +46,17 @@ class Deployment:
 
 
 class _Step:
-    def __init__(self, spec: ComponentSpec, table: pa.Table, meta: StreamMeta, names: dict):
+    def __init__(self, spec: ComponentSpec, source, meta: StreamMeta, names: dict, history_budget=None):
         self.spec = spec
-        self.table = table
+        self.source = source
+        self.frames = Frames(source, meta)
         self.meta = meta
         self.names = names
         self.component = spec.cls()
-        self.history = History(list(meta.inputs) if spec.role == SERVE else ["rows"])
+        self.history = History(list(meta.inputs) if spec.role == SERVE else ["rows"], budget_bytes=history_budget,
+                               reader=source.rows)
         self.component.history = self.history
-        self.times = table.column(TIME).cast(pa.int64()).to_numpy()
+        self.times = self.frames.times
 
     def _call(self, hook: str, attr: str, now_ns: int, requests: list, **kwargs):
         """Call user code with refresh() wired to this tick; wrap its failures with where and when."""
@@ -81,7 +83,7 @@ class _Step:
 
     def load_state(self, state: dict) -> None:
         self.history = state["history"]
-        self.history.reattach(self.table)
+        self.history.reattach(self.source.rows)
         self.component = state["component"]
         self.component.history = self.history
         if state["policy"] is not None:
@@ -94,17 +96,13 @@ class _Step:
 class ServingStep(_Step):
     """Serves ticks: before_run at the tick's start, run on its batch, after_run at its end."""
 
-    def __init__(self, spec, table, meta, names, plan: TickPlan, metrics=None, policy=None, policy_target=None,
-                 window=None):
-        super().__init__(spec, table, meta, names)
+    def __init__(self, spec, source, meta, names, plan: TickPlan, metrics=None, policy=None, policy_target=None,
+                 window=None, history_budget=None):
+        super().__init__(spec, source, meta, names, history_budget)
         self.plan = plan
         self.metrics = metrics or []
-        frame = table.select([TIME] + list(meta.inputs)).to_pandas(split_blocks=True)  # zero-copy
-        self.frame = frame.rename(columns={TIME: meta.time})
-        self.truth = table.column(LABEL).to_numpy(zero_copy_only=False) if self.metrics else None
         self.policy, self.policy_target = policy, policy_target
         self.window = window or Expanding()
-        self._training_frame = None
         self.n_replicas = 0          # sharded replay: set with remote_parts by the runtime
         self.remote_parts = None     # (tick, [(a, b), ...], version) -> waiter() -> [(outputs, requests), ...]
 
@@ -113,20 +111,21 @@ class ServingStep(_Step):
         t = self.plan[k]
         requests: list = []
         comp = self.component
-        comp.batch = self.frame.iloc[t.row_start: t.row_stop]
+        comp.batch = self.frames.batch(t.row_start, t.row_stop)
         comp.model = model
         self.history.advance(t.start)
         for attr in self._hooks("before_run"):
             self._call("before_run", attr, t.start, requests)
         outputs = self._serve(t, model, version, requests) if t.events else np.empty(0)
-        comp.batch = self.frame.iloc[t.row_start: t.row_stop]
-        self.history.append(self.table.slice(t.row_start, t.events), outputs, version, origin=t.row_start)
+        comp.batch = self.frames.batch(t.row_start, t.row_stop)
+        self.history.append(self.source.rows(t.row_start, t.row_stop), outputs, version, origin=t.row_start)
         self.history.advance(t.end)
         for attr in self._hooks("after_run"):
             self._call("after_run", attr, t.end, requests)
         if self.policy is not None and k >= self.plan.warmup_ticks:
             self._ask_policy(k, t.end, version, deployment, requests)
-        values = [m(self.truth[t.row_start: t.row_stop], outputs) for m in self.metrics]
+        truth = self.frames.truth(t.row_start, t.row_stop) if self.metrics else None
+        values = [m(truth, outputs) for m in self.metrics]
         return values, requests
 
     def _ask_policy(self, k, now_ns, version, deployment, requests) -> None:
@@ -145,10 +144,7 @@ class ServingStep(_Step):
 
     def _rows_trained_on(self, trained_at_ns: int) -> pd.DataFrame:
         """The rows the serving model was trained on (all visible at its training time: no look-ahead)."""
-        if self._training_frame is None:
-            self._training_frame = training_frame(self.table, self.meta)
-            self._label_times = label_times_ns(self.table)
-        return self._training_frame.iloc[self.window.select(self.times, self._label_times, trained_at_ns)]
+        return self.frames.training(self.window.select(self.times, self.frames.label_times, trained_at_ns))
 
     def _serve(self, t, model, version: int, requests: list) -> np.ndarray:
         """Outputs for the tick's events; with shards, replicas serve all but the first part in parallel."""
@@ -164,7 +160,7 @@ class ServingStep(_Step):
     def run_rows(self, t, a: int, b: int, model, requests: list) -> np.ndarray:
         """Call the user's run on rows a..b of tick t (the whole tick, or one shard of it)."""
         comp = self.component
-        comp.batch, comp.model = self.frame.iloc[a:b], model
+        comp.batch, comp.model = self.frames.batch(a, b), model
         kwargs = {name: value for name, value in (("batch", comp.batch), ("model", model), ("now", pd.Timestamp(t.start)))
                   if name in self.spec.run_args}
         return self._outputs(self._call("run", "run", t.start, requests, **kwargs), t, b - a)
@@ -195,10 +191,9 @@ class ServingStep(_Step):
 class TrainingStep(_Step):
     """Trains on the labeled rows visible at a simulated now."""
 
-    def __init__(self, spec, table, meta, names, window=None):
-        super().__init__(spec, table, meta, names)
-        self.frame = training_frame(table, meta)
-        self.label_times = label_times_ns(table)
+    def __init__(self, spec, source, meta, names, window=None, history_budget=None):
+        super().__init__(spec, source, meta, names, history_budget)
+        self.label_times = self.frames.label_times
         self.window = window or Expanding()
 
     def visible_rows(self, now_ns: int) -> np.ndarray:
@@ -213,7 +208,7 @@ class TrainingStep(_Step):
                 f"{self.spec.name} has no labeled rows to train on at {format_time(now_ns)}: no label is known "
                 f"yet. Lengthen warmup= so that some labels arrive before the first model is trained.")
         comp = self.component
-        comp.data = self.frame.iloc[rows]
+        comp.data = self.frames.training(rows)
         requests: list = []
         self.history.advance(now_ns)
         for attr in self._hooks("before_run"):
@@ -238,14 +233,43 @@ class TrainingStep(_Step):
         return model, info, requests
 
 
-def training_frame(table: pa.Table, meta: StreamMeta) -> pd.DataFrame:
-    """The stream as training components see it: user column names, label and label time included."""
-    frame = table.select([TIME] + list(meta.inputs) + [LABEL, LABEL_TIME]).to_pandas(split_blocks=True)
-    return frame.rename(columns={TIME: meta.time, LABEL: meta.label, LABEL_TIME: meta.label_time})
+class Frames:
+    """The stream as user code sees it: pandas frames with the user's column names.
 
+    ``batch`` (time + inputs, never the label) for serving; ``training`` (plus label and label time)
+    for training runs; ``truth`` (the labels) for the evaluator only. In-memory streams are converted
+    once, zero-copy; lazy Parquet streams are read as the clock reaches them.
+    """
 
-def label_times_ns(table: pa.Table) -> np.ndarray:
-    return table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+    def __init__(self, source, meta: StreamMeta):
+        self.source, self.meta = source, meta
+        self.batch_columns = [TIME] + list(meta.inputs)
+        self.names = {TIME: meta.time, LABEL: meta.label, LABEL_TIME: meta.label_time}
+        if source.lazy:
+            self.times, self.label_times = source.times_ns, source.label_times_ns
+        else:
+            table = source.table
+            self.times = table.column(TIME).cast(pa.int64()).to_numpy()
+            self.label_times = table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+        self._batch = self._training = None
+
+    def batch(self, a: int, b: int) -> pd.DataFrame:
+        if self.source.lazy:
+            return self.source.rows(a, b).select(self.batch_columns).to_pandas().rename(columns=self.names)
+        if self._batch is None:  # split_blocks: numeric columns stay zero-copy views of the Arrow buffers
+            self._batch = self.source.table.select(self.batch_columns).to_pandas(split_blocks=True).rename(columns=self.names)
+        return self._batch.iloc[a:b]
+
+    def training(self, index: np.ndarray) -> pd.DataFrame:
+        cols = [TIME] + list(self.meta.inputs) + [LABEL, LABEL_TIME]
+        if self.source.lazy:
+            return self.source.take_frame(index)[cols].rename(columns=self.names)
+        if self._training is None:
+            self._training = self.source.table.select(cols).to_pandas(split_blocks=True).rename(columns=self.names)
+        return self._training.iloc[index]
+
+    def truth(self, a: int, b: int) -> np.ndarray:
+        return self.source.labels(a, b)
 
 
 def shard_bounds(start: int, stop: int, n: int) -> list:

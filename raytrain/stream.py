@@ -21,12 +21,10 @@ import pyarrow.parquet as pq
 
 from raytrain.clock import format_time, parse_duration
 from raytrain.errors import StreamError
+from raytrain.source import LABEL, LABEL_TIME, TIME, ParquetSource, TableSource
 
 __all__ = ["Stream", "TIME", "LABEL", "LABEL_TIME"]
 
-TIME = "__time__"
-LABEL = "__label__"
-LABEL_TIME = "__label_time__"
 _RESERVED = (TIME, LABEL, LABEL_TIME)
 
 
@@ -43,11 +41,12 @@ class Stream:
     (4, ['x'])
     """
 
-    table: pa.Table = field(repr=False)
+    table: pa.Table | None = field(repr=False)   # the whole stream in memory; None for a lazy one
     time: str
     label: str
     inputs: list
     label_source: str  # for reports: "event time", "delay 2h" or "column 'arrived'"
+    source: object = field(repr=False, default=None)  # raytrain.source.TableSource or ParquetSource
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -68,17 +67,48 @@ class Stream:
 
     @classmethod
     def from_parquet(cls, path, *, time: str, label: str, label_time: str | None = None, label_delay=None,
-                     inputs: list | None = None, sort: bool = False) -> "Stream":
-        """A stream from a Parquet file or a directory of Parquet files (read in file-name order)."""
+                     inputs: list | None = None, sort: bool = False, lazy: bool = False) -> "Stream":
+        """A stream from a Parquet file or a directory of Parquet files (read in file-name order).
+
+        ``lazy=True`` never loads the data whole: only the time and label-time columns are kept in
+        memory (16 bytes a row); components read each tick's rows from the files as the clock reaches
+        them. The files must then already be sorted by time (within and across files, in name order),
+        and readable at the same path from every Ray node.
+        """
         path = os.fspath(path)
         if not os.path.exists(path):
             raise StreamError(f"No Parquet file or directory at {path!r}. Check the path.")
+        if lazy:
+            return cls._lazy_parquet(path, time=time, label=label, label_time=label_time,
+                                     label_delay=label_delay, inputs=inputs, sort=sort)
         try:
             table = pq.read_table(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise StreamError(f"Could not read Parquet from {path!r}: {exc}") from exc
         return cls.from_arrow(table, time=time, label=label, label_time=label_time, label_delay=label_delay,
                               inputs=inputs, sort=sort)
+
+    @classmethod
+    def _lazy_parquet(cls, path, *, time, label, label_time, label_delay, inputs, sort) -> "Stream":
+        if sort:
+            raise StreamError("A lazy Parquet stream cannot be sorted on the fly; sort the files first, or "
+                              "drop lazy=True to load and sort it in memory.")
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith(".parquet")) \
+            if os.path.isdir(path) else [path]
+        if not files:
+            raise StreamError(f"No .parquet files in directory {path!r}.")
+        try:
+            names = pq.ParquetFile(files[0]).schema_arrow.names
+            needed = [time, label] + ([label_time] if label_time else [])
+            _check_columns(names, time, label, label_time, label_delay)
+            table = pa.concat_tables([pq.read_table(f, columns=needed) for f in files])
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise StreamError(f"Could not read Parquet from {path!r}: {exc}") from exc
+        times, ltimes, source, _ = _clock_columns(table, time, label, label_time, label_delay, sort=False)
+        inputs = _inputs(names, inputs, time, label, label_time)
+        never = np.iinfo(np.int64).max
+        src = ParquetSource(files, time, label, inputs, times, np.where(ltimes == _NAT, never, ltimes))
+        return cls(None, time, label, inputs, source, src)
 
     @classmethod
     def from_arrow(cls, table: pa.Table, *, time: str, label: str, label_time: str | None = None,
@@ -89,91 +119,47 @@ class Stream:
         if not isinstance(table, pa.Table):
             raise StreamError(f"from_arrow takes a pyarrow.Table; got {type(table).__name__}.")
         names = table.column_names
-        for role, col in (("time", time), ("label", label)) + ((("label_time", label_time),) if label_time else ()):
-            if col not in names:
-                raise StreamError(
-                    f"The {role} column {col!r} is not in the stream; its columns are {names}. "
-                    f"Pass {role}= with one of them.")
-        clash = [c for c in names if c in _RESERVED]
-        if clash:
-            raise StreamError(f"Column names {clash} are reserved by raytrain; rename them.")
-        if label_time is not None and label_delay is not None:
-            raise StreamError("Pass label_time= (a column) or label_delay= (a duration), not both.")
-
-        times = _as_ns(table.column(time), time)
-        _check_times(times, time, sort)
-        if sort:
-            order = np.argsort(times, kind="stable")
-            table = table.take(pa.array(order))
-            times = times[order]
-
+        _check_columns(names, time, label, label_time, label_delay)
+        times, ltimes, source, table = _clock_columns(table, time, label, label_time, label_delay, sort)
         labels = table.column(label)
-        if labels.null_count:
-            row = int(np.flatnonzero(labels.is_null().to_numpy(zero_copy_only=False))[0])
-            raise StreamError(
-                f"The label column {label!r} has {labels.null_count} missing values (first at row {row}, "
-                f"time {format_time(times[row])}). The evaluator needs every true label: drop those rows "
-                f"first (df.dropna(subset=[{label!r}])). For labels that arrive late, use label_time=.")
-
-        if label_time is not None:
-            ltimes = _as_ns(table.column(label_time), label_time, allow_null=True)
-            never = ltimes == _NAT
-            early = np.flatnonzero(~never & (ltimes < times))
-            if len(early):
-                row = int(early[0])
-                raise StreamError(
-                    f"Label time before event time in {len(early)} rows: row {row} has {label_time!r} = "
-                    f"{format_time(ltimes[row])} before {time!r} = {format_time(times[row])}. A label cannot "
-                    f"be known before its event happens; fix or drop those rows.")
-            source = f"column {label_time!r}"
-        elif label_delay is not None:
-            delay = parse_duration(label_delay, "label_delay", allow_zero=True)
-            ltimes = times + int(delay.value)
-            source = f"delay {label_delay}"
-        else:
-            ltimes = times.copy()
-            source = "event time"
-
-        if inputs is None:
-            inputs = [c for c in names if c not in (time, label, label_time)]
-        else:
-            inputs = list(inputs)
-            missing = [c for c in inputs if c not in names]
-            if missing:
-                raise StreamError(f"inputs names columns {missing} that are not in the stream; its columns are {names}.")
-            clash = [c for c in inputs if c in (time, label, label_time)]
-            if clash:
-                raise StreamError(
-                    f"inputs must not include the time, label or label-time columns ({clash}): "
-                    f"components would see the answer.")
+        inputs = _inputs(names, inputs, time, label, label_time)
 
         time_type = pa.timestamp("ns")
         columns = [pa.array(times, type=pa.int64()).cast(time_type), labels,
                    pa.array(np.where(ltimes == _NAT, 0, ltimes), mask=(ltimes == _NAT)).cast(time_type)]
         columns += [table.column(c) for c in inputs]
         built = pa.Table.from_arrays(columns, names=[TIME, LABEL, LABEL_TIME] + inputs).combine_chunks()
-        return cls(built, time, label, inputs, source)
+        return cls(built, time, label, inputs, source, TableSource(built))
 
     # -- access -------------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self.table.num_rows
+        return self.source.num_rows
 
     def __repr__(self) -> str:
         t = self.times_ns()
-        return (f"Stream({len(self):,} events, {format_time(t[0])} .. {format_time(t[-1])}, time={self.time!r}, "
-                f"label={self.label!r}, labels known at {self.label_source}, inputs={self.inputs})")
+        return (f"Stream({len(self):,} events{' (lazy Parquet)' if self.lazy else ''}, {format_time(t[0])} .. "
+                f"{format_time(t[-1])}, time={self.time!r}, label={self.label!r}, labels known at "
+                f"{self.label_source}, inputs={self.inputs})")
+
+    @property
+    def lazy(self) -> bool:
+        return self.source.lazy
 
     def times_ns(self) -> np.ndarray:
+        if self.lazy:
+            return self.source.times_ns
         return self.table.column(TIME).cast(pa.int64()).to_numpy()
 
     def label_times_ns(self) -> np.ndarray:
         """Label times as int64 ns; a label that never arrives has the largest int64."""
+        if self.lazy:
+            return self.source.label_times_ns
         col = self.table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max)
         return col.to_numpy()
 
     def to_pandas(self) -> pd.DataFrame:
         """The stream with its user-facing column names (time, inputs, label, label time)."""
-        df = self.table.to_pandas()
+        df = self.source.rows(0, len(self)).to_pandas()
         return df.rename(columns={TIME: self.time, LABEL: self.label, LABEL_TIME: "label_time"})
 
 
@@ -209,3 +195,69 @@ def _check_times(times: np.ndarray, name: str, sort: bool) -> None:
         raise StreamError(
             f"Stream is not sorted by {name!r}: row {row} ({format_time(times[row])}) comes before row "
             f"{row - 1} ({format_time(times[row - 1])}). Sort it first, or pass sort=True.")
+
+
+def _check_columns(names, time, label, label_time, label_delay) -> None:
+    for role, col in (("time", time), ("label", label)) + ((("label_time", label_time),) if label_time else ()):
+        if col not in names:
+            raise StreamError(
+                f"The {role} column {col!r} is not in the stream; its columns are {names}. "
+                f"Pass {role}= with one of them.")
+    clash = [c for c in names if c in _RESERVED]
+    if clash:
+        raise StreamError(f"Column names {clash} are reserved by raytrain; rename them.")
+    if label_time is not None and label_delay is not None:
+        raise StreamError("Pass label_time= (a column) or label_delay= (a duration), not both.")
+
+
+def _clock_columns(table, time, label, label_time, label_delay, sort):
+    """Validated event times and label times (int64 ns; NaT-min where a label never arrives)."""
+    times = _as_ns(table.column(time), time)
+    _check_times(times, time, sort)
+    if sort:
+        order = np.argsort(times, kind="stable")
+        table = table.take(pa.array(order))
+        times = times[order]
+
+    labels = table.column(label)
+    if labels.null_count:
+        row = int(np.flatnonzero(labels.is_null().to_numpy(zero_copy_only=False))[0])
+        raise StreamError(
+            f"The label column {label!r} has {labels.null_count} missing values (first at row {row}, "
+            f"time {format_time(times[row])}). The evaluator needs every true label: drop those rows "
+            f"first (df.dropna(subset=[{label!r}])). For labels that arrive late, use label_time=.")
+
+    if label_time is not None:
+        ltimes = _as_ns(table.column(label_time), label_time, allow_null=True)
+        never = ltimes == _NAT
+        early = np.flatnonzero(~never & (ltimes < times))
+        if len(early):
+            row = int(early[0])
+            raise StreamError(
+                f"Label time before event time in {len(early)} rows: row {row} has {label_time!r} = "
+                f"{format_time(ltimes[row])} before {time!r} = {format_time(times[row])}. A label cannot "
+                f"be known before its event happens; fix or drop those rows.")
+        source = f"column {label_time!r}"
+    elif label_delay is not None:
+        delay = parse_duration(label_delay, "label_delay", allow_zero=True)
+        ltimes = times + int(delay.value)
+        source = f"delay {label_delay}"
+    else:
+        ltimes = times.copy()
+        source = "event time"
+    return times, ltimes, source, table
+
+
+def _inputs(names, inputs, time, label, label_time) -> list:
+    if inputs is None:
+        return [c for c in names if c not in (time, label, label_time)]
+    inputs = list(inputs)
+    missing = [c for c in inputs if c not in names]
+    if missing:
+        raise StreamError(f"inputs names columns {missing} that are not in the stream; its columns are {names}.")
+    clash = [c for c in inputs if c in (time, label, label_time)]
+    if clash:
+        raise StreamError(
+            f"inputs must not include the time, label or label-time columns ({clash}): "
+            f"components would see the answer.")
+    return inputs

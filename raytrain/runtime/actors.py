@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time as _time
 
+import pyarrow as pa
 import ray
 
 from raytrain.component import TRAIN
+from raytrain.source import TableSource
 from raytrain.steps import Deployment, ServingStep, TrainingStep
 
 __all__ = ["ComponentActor"]
@@ -25,13 +27,15 @@ class ComponentActor:
         self.step = None
 
     def setup(self, spec, stream_refs, meta, names, plan=None, metrics=None, policy=None, policy_target=None,
-              window=None, replicas=()) -> bool:
+              window=None, replicas=(), history_budget=None) -> bool:
         """Become ``spec``'s component for a new backtest (actors are reusable across backtests)."""
-        table = ray.get(stream_refs[0])
+        stream = ray.get(stream_refs[0])  # an Arrow table (zero-copy) or a lazy Parquet source
+        source = TableSource(stream) if isinstance(stream, pa.Table) else stream
         if spec.role == TRAIN:
-            self.step = TrainingStep(spec, table, meta, names, window)
+            self.step = TrainingStep(spec, source, meta, names, window, history_budget)
         else:
-            self.step = ServingStep(spec, table, meta, names, plan, metrics, policy, policy_target, window)
+            self.step = ServingStep(spec, source, meta, names, plan, metrics, policy, policy_target, window,
+                                    history_budget)
             self.replicas = list(replicas)
             self.step.n_replicas = len(self.replicas)
             self.step.remote_parts = self._remote_parts

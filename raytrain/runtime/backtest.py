@@ -27,7 +27,7 @@ __all__ = ["backtest"]
 
 
 def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accuracy", policy=None,
-             window=None, latency=None, cost=None, start=None, shards: int = 1,
+             window=None, latency=None, cost=None, start=None, shards: int = 1, history_budget=None,
              address: str | None = None) -> BacktestResult:
     """Replay ``stream`` through the pipeline ``components`` on Ray and score every tick.
 
@@ -39,18 +39,19 @@ def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accu
     before its model serves: a duration or a ``Latency`` (default 0). ``cost``: a ``Cost`` model pricing each
     retrain (adds a ``cost`` column). ``shards``: serving replicas per serving component; each serves its
     part of every tick with the same model, hooks see the merged whole (results do not depend on it).
-    ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
+    ``history_budget``: bytes (or "64MB") of Arrow history a component keeps in memory; older batches are
+    re-read from the stream or spilled to Parquet, still readable by hooks. ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
     local Ray started on demand). See docs/semantics.md for the exact rules.
     """
     config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start,
-                     policy=policy, window=window, cost=cost, shards=shards)
+                     policy=policy, window=window, cost=cost, shards=shards, history_budget=history_budget)
     ensure_ray(address)
     ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics] + [config.policy, config.window])
-    return run_prepared(config, [ray.put(stream.table)], settings=settings_of(stream, tick, warmup, latency, config))
+    return run_prepared(config, [put_stream(stream)], settings=settings_of(stream, tick, warmup, latency, config))
 
 
 def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=None, window=None,
-            cost=None, shards=1) -> BacktestConfig:
+            cost=None, shards=1, history_budget=None) -> BacktestConfig:
     """Every check that needs no Ray, so bad input fails before anything starts."""
     specs = describe_pipeline(components)
     if not isinstance(stream, Stream):
@@ -70,7 +71,8 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
     tick_ns = None if isinstance(tick, (int, np.integer)) else int(parse_duration(tick, "tick").value)
     if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or shards < 1:
         raise ConfigError(f"shards must be a whole number >= 1 (serving replicas); got {shards!r}.")
-    config = BacktestConfig(specs, plan, meta, metrics, latency, None, target, window, cost, tick_ns, int(shards))
+    config = BacktestConfig(specs, plan, meta, metrics, latency, None, target, window, cost, tick_ns, int(shards),
+                            parse_bytes(history_budget, "history_budget"))
     return with_policy(config, policy)
 
 
@@ -154,6 +156,32 @@ def settings_of(stream: Stream, tick, warmup, latency, config: BacktestConfig) -
         "policy": repr(config.policy) if config.policy is not None else None,
         "window": repr(config.window) if config.window is not None else "Expanding()",
     }
+
+
+def put_stream(stream: Stream):
+    """Into the object store once: the Arrow table (read zero-copy by every actor), or for a lazy
+    Parquet stream only its file list and clock columns."""
+    return ray.put(stream.table if not stream.lazy else stream.source)
+
+
+def parse_bytes(value, name: str) -> int | None:
+    """Bytes from an int or a string like '64MB' / '1.5GB'."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    if isinstance(value, str):
+        units = {"KB": 1e3, "MB": 1e6, "GB": 1e9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "B": 1}
+        text = value.strip().upper().replace(" ", "")
+        for unit in sorted(units, key=len, reverse=True):
+            if text.endswith(unit):
+                try:
+                    number = float(text[: -len(unit)])
+                except ValueError:
+                    break
+                if number > 0:
+                    return int(number * units[unit])
+    raise ConfigError(f"{name} must be a positive number of bytes or a size like '64MB'; got {value!r}.")
 
 
 def _label_time_name(stream: Stream) -> str:

@@ -37,6 +37,7 @@ class BacktestConfig:
     cost: object = None          # raytrain.costs.Cost, or None
     tick_ns: int | None = None   # tick length for duration ticks
     shards: int = 1              # serving replicas per serving component (sharded replay)
+    history_budget: int | None = None  # bytes of Arrow history each component keeps in memory
 
     def n_actors(self) -> int:
         """Component actors this backtest needs: one per component, plus replicas of the servers."""
@@ -115,7 +116,8 @@ class Coordinator:
         cfg, scored = self.config, self.scored
         calls = [self.actors[spec.name].setup.remote(
             spec, self.stream_refs, cfg.meta, self.names, cfg.plan, cfg.metrics if spec.name == scored else None,
-            cfg.policy if spec.name == scored else None, cfg.policy_target, cfg.window, self.replicas.get(spec.name, ()))]
+            cfg.policy if spec.name == scored else None, cfg.policy_target, cfg.window, self.replicas.get(spec.name, ()),
+            cfg.history_budget)]
         calls += [r.setup.remote(spec, self.stream_refs, cfg.meta, self.names, cfg.plan)
                   for r in self.replicas.get(spec.name, ())]
         return asyncio.gather(*calls)

@@ -24,7 +24,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from raytrain.errors import ConfigError, RaytrainError
 from raytrain.result import BacktestResult
 from raytrain.runtime.actors import ComponentActor
-from raytrain.runtime.backtest import build_result, prepare, settings_of, with_policy
+from raytrain.runtime.backtest import build_result, prepare, put_stream, settings_of, with_policy
 from raytrain.runtime.coordinator import Coordinator
 from raytrain.runtime.session import ensure_ray, ship_by_value, unwrap_ray_error
 from raytrain.sweeps import ERROR_FILE, SweepResult, safe_dirname
@@ -73,7 +73,7 @@ def sweep(components, stream, policies, *, out: str | None = None, max_concurren
 
 
 def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retries, verbose):
-    stream_refs = [ray.put(stream.table)]
+    stream_refs = [put_stream(stream)]
     if max_concurrent is None:
         max_concurrent = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if max_concurrent < 1:
@@ -163,7 +163,7 @@ def _named(policies) -> dict:
 
 
 def _backtest_args(kwargs: dict) -> dict:
-    allowed = {"tick", "warmup", "metric", "window", "latency", "cost", "start", "shards"}
+    allowed = {"tick", "warmup", "metric", "window", "latency", "cost", "start", "shards", "history_budget"}
     unknown = set(kwargs) - allowed
     if unknown:
         raise ConfigError(f"sweep() got unknown arguments {sorted(unknown)}; it takes those of backtest: {sorted(allowed)}.")
