@@ -15,7 +15,7 @@ import pytest
 
 import raytrain as rt
 
-N_ROWS, N_FEATURES, FILES, ROW_GROUP = 1_200_000, 24, 6, 25_000
+N_ROWS, N_FEATURES, FILES, ROW_GROUP = 600_000, 64, 6, 10_000
 FEATURES = [f"f{i}" for i in range(N_FEATURES)]
 BUDGET = 8_000_000
 
@@ -78,24 +78,25 @@ def test_lazy_stream_with_history_budget_keeps_memory_bounded(ray_session, parqu
     in_memory_bytes = N_ROWS * (N_FEATURES + 2) * 8            # what the stream takes as Arrow in memory
 
     Serving.out_dir = str(tmp_path)
-    result = rt.backtest([Training, Serving], stream, tick=25_000, warmup=25_000,
-                         window=rt.Sliding(rows=25_000), history_budget=BUDGET)
-    assert result.summary["events"] == N_ROWS - 25_000
+    result = rt.backtest([Training, Serving], stream, tick=10_000, warmup=10_000,
+                         window=rt.Sliding(rows=10_000), history_budget=BUDGET)
+    assert result.summary["events"] == N_ROWS - 10_000
     assert result.metrics["accuracy"].between(0.3, 0.7).all()
 
     mem = json.loads((tmp_path / "memory.json").read_text())
-    assert mem["rows"] == N_ROWS - 25_000
+    assert mem["rows"] == N_ROWS - 10_000
     growth = mem["peak"] - mem["first"]
     # The per-row index every history keeps in memory: times, label times, true and known labels, revealed
-    # flags, reveal order, outputs, versions: 57 bytes a row, in buffers that grow by 1.5x.
-    index_bytes = int(1.5 * N_ROWS * 57)
+    # flags, reveal order, outputs, versions: 57 bytes a row, in buffers that grow by 1.5x (2.5x while
+    # a buffer is being grown).
+    index_bytes = int(2.5 * N_ROWS * 57)
     cache_bytes = 2 * ROW_GROUP * (N_FEATURES + 3) * 8        # the source's row-group cache
     bound = BUDGET + index_bytes + cache_bytes + 64_000_000   # + pandas/arrow working memory of one tick
     print(f"\nstream: {in_memory_bytes / 1e6:.0f} MB in memory ({raw_bytes / 1e6:.0f} MB Parquet), "
           f"history budget {BUDGET / 1e6:.0f} MB; serving actor RSS first tick {mem['first'] / 1e6:.0f} MB, "
           f"peak {mem['peak'] / 1e6:.0f} MB, growth {growth / 1e6:.0f} MB (bound {bound / 1e6:.0f} MB)")
     assert growth < bound
-    assert growth < in_memory_bytes * 0.75, "the actor holds most of the stream: it is not streaming"
+    assert growth < in_memory_bytes / 2, "the actor holds much of the stream: it is not streaming"
 
 
 def test_lazy_and_in_memory_streams_give_identical_results(ray_session, tmp_path):
