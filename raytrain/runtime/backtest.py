@@ -19,6 +19,7 @@ from raytrain.policies.base import Policy, PolicyContext
 from raytrain.result import BacktestResult, summarize
 from raytrain.runtime import pool
 from raytrain.runtime.coordinator import BacktestConfig
+from raytrain.runtime.progress import wait_with_progress
 from raytrain.runtime.session import ensure_ray, ship_by_value, unwrap_ray_error
 from raytrain.steps import StreamMeta
 from raytrain.stream import Stream
@@ -28,7 +29,7 @@ __all__ = ["backtest"]
 
 def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accuracy", policy=None,
              window=None, latency=None, cost=None, start=None, shards: int = 1, history_budget=None,
-             address: str | None = None) -> BacktestResult:
+             address: str | None = None, progress: bool | None = None) -> BacktestResult:
     """Replay ``stream`` through the pipeline ``components`` on Ray and score every tick.
 
     ``tick``: a duration ("1D", "6h") or a number of events per tick. ``warmup``: a duration or a number
@@ -40,14 +41,16 @@ def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accu
     retrain (adds a ``cost`` column). ``shards``: serving replicas per serving component; each serves its
     part of every tick with the same model, hooks see the merged whole (results do not depend on it).
     ``history_budget``: bytes (or "64MB") of Arrow history a component keeps in memory; older batches are
-    re-read from the stream or spilled to Parquet, still readable by hooks. ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
+    re-read from the stream or spilled to Parquet, still readable by hooks. ``progress``: a progress line
+    (default: when stderr is a terminal). ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
     local Ray started on demand). See docs/semantics.md for the exact rules.
     """
     config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start,
                      policy=policy, window=window, cost=cost, shards=shards, history_budget=history_budget)
     ensure_ray(address)
     ship_by_value([s.cls for s in config.specs] + [m.fn for m in config.metrics] + [config.policy, config.window])
-    return run_prepared(config, [put_stream(stream)], settings=settings_of(stream, tick, warmup, latency, config))
+    return run_prepared(config, [put_stream(stream)], settings=settings_of(stream, tick, warmup, latency, config),
+                        progress=progress)
 
 
 def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=None, window=None,
@@ -89,12 +92,12 @@ def with_policy(config: BacktestConfig, policy) -> BacktestConfig:
     return dataclasses.replace(config, policy=policy)
 
 
-def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict) -> BacktestResult:
+def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict, progress=None) -> BacktestResult:
     started = _time.perf_counter()
     # Worker start-up, not the replay, dominates short backtests: reuse idle actors, start the rest at once.
     coordinator, handles = pool.take(config.n_actors())
     try:
-        out = ray.get(coordinator.run.remote(config, stream_refs, handles))
+        out = wait_with_progress(coordinator.run.remote(config, stream_refs, handles), coordinator, progress)
     except BaseException as err:
         pool.discard([coordinator, *handles])
         if isinstance(err, ray.exceptions.RayError):
