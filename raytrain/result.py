@@ -30,7 +30,7 @@ class BacktestResult:
 
     def __repr__(self) -> str:
         s = self.summary
-        parts = [f"{m}={s['metrics'][m]['mean']:.4f}" for m in s.get("metric_names", [])]
+        parts = [f"{m}={s['metrics'][m]['weighted']:.4f}" for m in s.get("metric_names", [])]
         return (f"BacktestResult({s.get('ticks', len(self.metrics))} ticks, {', '.join(parts)}, "
                 f"{s.get('retrains', len(self.retrains))} retrains, wall {s.get('wall_seconds', float('nan')):.2f}s)")
 

@@ -13,7 +13,10 @@ documented rules only (it does not import raytrain.clock, steps, history or wind
 - a refresh at the end of tick k trains on what is visible then and serves from tick k + 1;
 - tick k's metric is the accuracy of its events against their true labels.
 
-``raytrain.backtest`` must give the same per-tick metrics, versions and retrains.
+``raytrain.backtest`` must give the same per-tick metrics, versions and retrains. Streams: the real
+flights (per-row label times, out of order with the events) in daily, hourly (empty night ticks) and
+500-event ticks, and a SEA stream with a fixed label delay. Policies: never; retrain every N ticks as a
+``Serving.after_run`` hook; ``rt.Every(duration)`` and ``rt.Every(events=n)`` passed as ``policy=``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,10 @@ class FlightServingEvery7(EveryNTicks, FlightServing):
     every = 7
 
 
+class FlightServingEvery48(EveryNTicks, FlightServing):
+    every = 48
+
+
 class SeaServingEvery3(EveryNTicks, SeaServing):
     every = 3
 
@@ -129,41 +136,61 @@ def warmup_ticks_for_events(times: pd.Series, starts, ends, events: int) -> int:
 
 
 def hand_backtest(df, *, time, label, label_time, features, make_model, starts, ends, warmup_ticks,
-                  retrain_every=None):
-    """Replay df tick by tick; returns (metrics, retrains) frames shaped like backtest's."""
-    times, label_times, y = df[time], df[label_time], df[label].to_numpy()
+                  retrain=None):
+    """Replay df tick by tick; returns (metrics, retrains) frames shaped like backtest's.
+
+    ``retrain(k, now, last_retrain, served)`` decides at the end of scored tick k whether to retrain;
+    ``last_retrain`` is the now of the latest training run, ``served`` the events served since it.
+    """
+    times, label_times = df[time].to_numpy(), df[label_time].to_numpy()
+    y = df[label].to_numpy()
+    starts, ends = [pd.Timestamp(t).asm8 for t in starts], [pd.Timestamp(t).asm8 for t in ends]
 
     def train(now):
         seen = df[(times < now) & (label_times < now)]
-        model = make_model().fit(seen[features], seen[label])
-        return model, seen
+        return make_model().fit(seen[features], seen[label]), seen
 
     retrains = []
 
-    def record(k, version, seen, serves_from):
+    def record(k, version, seen):
         retrains.append({"time": ends[k], "tick": k, "version": version, "rows": len(seen),
-                         "serves_from": serves_from, "first_row_time": seen[time].iloc[0],
-                         "last_row_time": seen[time].iloc[-1]})
+                         "serves_from": starts[k + 1] if k + 1 < len(starts) else pd.NaT,
+                         "first_row_time": seen[time].iloc[0], "last_row_time": seen[time].iloc[-1]})
 
     w = warmup_ticks
     model, seen = train(ends[w - 1])
-    version = latest = 1
-    record(w - 1, version, seen, starts[w])
-    rows, pending = [], None
+    version = 1
+    record(w - 1, version, seen)
+    rows, pending, served = [], None, 0
     for k in range(w, len(starts)):
-        if pending is not None:
+        if pending is not None:  # decided at the end of tick k - 1: serves from tick k
             model, version, pending = pending[0], pending[1], None
-        in_tick = ((times >= starts[k]) & (times < ends[k])).to_numpy()
+        in_tick = (times >= starts[k]) & (times < ends[k])
         batch = df[in_tick]
         acc = float(np.mean(model.predict(batch[features]) == y[in_tick])) if len(batch) else np.nan
         rows.append({"tick": k, "start": starts[k], "end": ends[k], "events": len(batch),
                      "version": version, "accuracy": acc})
-        if retrain_every and (k - w + 1) % retrain_every == 0:
+        served += len(batch)
+        if retrain is not None and retrain(k, ends[k], retrains[-1]["time"], served):
             new, seen = train(ends[k])
-            latest += 1
-            record(k, latest, seen, starts[k + 1] if k + 1 < len(starts) else pd.NaT)
-            pending = (new, latest)
+            record(k, retrains[-1]["version"] + 1, seen)
+            pending, served = (new, retrains[-1]["version"]), 0
     return pd.DataFrame(rows), pd.DataFrame(retrains)
+
+
+def every_n_ticks(n, warmup_ticks):
+    """The EveryNTicks hook: its after_run runs once per served tick, from the first scored one."""
+    return lambda k, now, last, served: (k - warmup_ticks + 1) % n == 0
+
+
+def every_duration(duration):
+    """Every(duration): the first tick end at least ``duration`` after the last retrain."""
+    return lambda k, now, last, served: now - last >= pd.Timedelta(duration)
+
+
+def every_events(events):
+    """Every(events=n): once n events have been served since the last retrain."""
+    return lambda k, now, last, served: served >= events
 
 
 def assert_agrees(result, metrics, retrains):
@@ -202,20 +229,15 @@ def flight_stream(flights):
                                  inputs=FLIGHT_FEATURES)
 
 
-SEA_DELAY = "9h"  # longer than a 6h tick: labels of the last one and a half ticks are still unknown
-
-
 @pytest.fixture(scope="module")
 def sea_frame():
-    df = sea(n=30_000, drift_at=(0.5,), seed=3, freq="1min")
-    df["label_time"] = df["time"] + pd.Timedelta(SEA_DELAY)  # the hand loop's own label times
-    return df
+    return sea(n=30_000, drift_at=(0.5,), seed=3, freq="1min")
 
 
-@pytest.fixture(scope="module")
-def sea_stream(sea_frame):
-    return rt.Stream.from_pandas(sea_frame.drop(columns="label_time"), time="time", label="y",
-                                 label_delay=SEA_DELAY)
+def with_label_delay(sea_frame, delay):
+    """The hand loop's frame (its own label-time column) and raytrain's stream (label_delay=)."""
+    stream = rt.Stream.from_pandas(sea_frame, time="time", label="y", label_delay=delay)
+    return sea_frame.assign(label_time=sea_frame["time"] + pd.Timedelta(delay)), stream
 
 
 # -- the cases ----------------------------------------------------------------------------------------
@@ -230,7 +252,7 @@ def test_flights_daily_ticks(ray_session, flights, flight_stream, serving, every
     starts, ends = duration_ticks(flights["sched_dep"], "1D")
     w = warmup_ticks_for_duration(starts, "14D")
     metrics, retrains = hand_backtest(flights, **FLIGHTS, starts=starts, ends=ends, warmup_ticks=w,
-                                      retrain_every=every)
+                                      retrain=every and every_n_ticks(every, w))
     result = rt.backtest([FlightTraining, serving], flight_stream, tick="1D", warmup="14D")
 
     assert_agrees(result, metrics, retrains)
@@ -240,13 +262,27 @@ def test_flights_daily_ticks(ray_session, flights, flight_stream, serving, every
         assert set(result.retrains["trigger"][1:]) == {"FlightServingEvery7.after_run"}
 
 
+def test_flights_hourly_ticks_with_empty_hours(ray_session, flights, flight_stream):
+    """Nights have no departures: empty ticks still happen, count for the hook, and score NaN."""
+    starts, ends = duration_ticks(flights["sched_dep"], "1h")
+    w = warmup_ticks_for_duration(starts, "14D")
+    metrics, retrains = hand_backtest(flights, **FLIGHTS, starts=starts, ends=ends, warmup_ticks=w,
+                                      retrain=every_n_ticks(48, w))
+    result = rt.backtest([FlightTraining, FlightServingEvery48], flight_stream, tick="1h", warmup="14D")
+
+    assert_agrees(result, metrics, retrains)
+    empty = metrics["events"] == 0
+    assert empty.sum() > 100 and metrics.loc[empty, "accuracy"].isna().all()
+    assert starts[0] == pd.Timestamp("2013-01-01 05:00") and len(retrains) > 10
+
+
 @pytest.mark.parametrize("serving, every", [(FlightServing, None), (FlightServingEvery5, 5)],
                          ids=["never", "every-5-ticks-hook"])
 def test_flights_count_ticks(ray_session, flights, flight_stream, serving, every):
     starts, ends = count_ticks(flights["sched_dep"], 500)
     w = warmup_ticks_for_events(flights["sched_dep"], starts, ends, 5_000)
     metrics, retrains = hand_backtest(flights, **FLIGHTS, starts=starts, ends=ends, warmup_ticks=w,
-                                      retrain_every=every)
+                                      retrain=every and every_n_ticks(every, w))
     result = rt.backtest([FlightTraining, serving], flight_stream, tick=500, warmup=5_000)
 
     assert_agrees(result, metrics, retrains)
@@ -254,30 +290,62 @@ def test_flights_count_ticks(ray_session, flights, flight_stream, serving, every
     assert (metrics["events"] != 500).any() and (metrics["events"] >= 500).iloc[:-1].all()
 
 
+# 9h: longer than a tick, so the labels of the last tick and a half are unknown at each now.
+# 6h: exactly one tick; the event at now - 6h has label time == now, so its label is not visible yet.
+# 27h of warm-up is rounded up to 5 ticks of 6h.
+@pytest.mark.parametrize("delay, warmup", [("9h", "1D"), ("6h", "27h")])
 @pytest.mark.parametrize("serving, every", [(SeaServing, None), (SeaServingEvery3, 3)],
                          ids=["never", "every-3-ticks-hook"])
-def test_sea_fixed_label_delay(ray_session, sea_frame, sea_stream, serving, every):
-    starts, ends = duration_ticks(sea_frame["time"], "6h")
-    w = warmup_ticks_for_duration(starts, "1D")
-    metrics, retrains = hand_backtest(sea_frame, **SEA, starts=starts, ends=ends, warmup_ticks=w,
-                                      retrain_every=every)
-    result = rt.backtest([SeaTraining, serving], sea_stream, tick="6h", warmup="1D")
+def test_sea_fixed_label_delay(ray_session, sea_frame, serving, every, delay, warmup):
+    frame, stream = with_label_delay(sea_frame, delay)
+    starts, ends = duration_ticks(frame["time"], "6h")
+    w = warmup_ticks_for_duration(starts, warmup)
+    metrics, retrains = hand_backtest(frame, **SEA, starts=starts, ends=ends, warmup_ticks=w,
+                                      retrain=every and every_n_ticks(every, w))
+    result = rt.backtest([SeaTraining, serving], stream, tick="6h", warmup=warmup)
 
     assert_agrees(result, metrics, retrains)
-    # The first model saw no label of the last 9 hours of warm-up.
-    assert retrains["last_row_time"].iloc[0] == ends[w - 1] - pd.Timedelta(SEA_DELAY) - pd.Timedelta("1min")
+    assert w == {"1D": 4, "27h": 5}[warmup]
+    # The first model saw no label younger than the delay (the event at now - delay included).
+    assert retrains["last_row_time"].iloc[0] == ends[w - 1] - pd.Timedelta(delay) - pd.Timedelta("1min")
 
 
-def test_sea_retraining_changes_the_outcome(ray_session, sea_frame, sea_stream):
-    """The policies being compared really differ: after the drift, retraining recovers accuracy."""
-    never = rt.backtest([SeaTraining, SeaServing], sea_stream, tick="6h", warmup="1D")
-    every = rt.backtest([SeaTraining, SeaServingEvery3], sea_stream, tick="6h", warmup="1D")
+def test_sea_retraining_changes_the_outcome(sea_frame):
+    """The policies compared above really differ: after the drift, retraining recovers accuracy."""
+    frame, _ = with_label_delay(sea_frame, "9h")
+    starts, ends = duration_ticks(frame["time"], "6h")
+    w = warmup_ticks_for_duration(starts, "1D")
+    never, _ = hand_backtest(frame, **SEA, starts=starts, ends=ends, warmup_ticks=w)
+    every, _ = hand_backtest(frame, **SEA, starts=starts, ends=ends, warmup_ticks=w,
+                             retrain=every_n_ticks(3, w))
     last = slice(-8, None)
-    assert every.metrics["accuracy"].iloc[last].mean() > never.metrics["accuracy"].iloc[last].mean() + 0.05
+    assert every["accuracy"].iloc[last].mean() > never["accuracy"].iloc[last].mean() + 0.05
 
 
-def _every_policy():
-    policies = pytest.importorskip("raytrain.policies")
-    if not hasattr(policies, "Every"):
-        pytest.skip("raytrain.policies.Every is not there yet")
-    return policies.Every
+def test_flights_daily_ticks_every_policy(ray_session, flights, flight_stream):
+    starts, ends = duration_ticks(flights["sched_dep"], "1D")
+    w = warmup_ticks_for_duration(starts, "14D")
+    metrics, retrains = hand_backtest(flights, **FLIGHTS, starts=starts, ends=ends, warmup_ticks=w,
+                                      retrain=every_duration("7D"))
+    result = rt.backtest([FlightTraining, FlightServing], flight_stream, tick="1D", warmup="14D",
+                         policy=rt.Every("7D"))
+
+    assert_agrees(result, metrics, retrains)
+    # With daily ticks, Every("7D") is the every-7-ticks hook.
+    _, hook = hand_backtest(flights, **FLIGHTS, starts=starts, ends=ends, warmup_ticks=w,
+                            retrain=every_n_ticks(7, w))
+    assert list(retrains["tick"]) == list(hook["tick"]) and len(retrains) > 1
+    assert all(t.startswith("policy") for t in result.retrains["trigger"][1:])
+
+
+def test_sea_every_events_policy(ray_session, sea_frame):
+    frame, stream = with_label_delay(sea_frame, "9h")
+    starts, ends = duration_ticks(frame["time"], "6h")
+    w = warmup_ticks_for_duration(starts, "1D")
+    metrics, retrains = hand_backtest(frame, **SEA, starts=starts, ends=ends, warmup_ticks=w,
+                                      retrain=every_events(2_000))
+    result = rt.backtest([SeaTraining, SeaServing], stream, tick="6h", warmup="1D",
+                         policy=rt.Every(events=2_000))
+
+    assert_agrees(result, metrics, retrains)
+    assert len(retrains) > 1
