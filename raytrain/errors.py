@@ -62,9 +62,13 @@ def _rebuild_hook_error(message, component, hook, now, original):
 
 def _picklable(exc):
     import pickle
+    import sys
 
+    # Ray ships this error with cloudpickle, which carries exception classes defined in the user's script
+    # by value; plain pickle cannot find those in a worker and would lose the original type.
+    pickler = sys.modules.get("ray.cloudpickle") or sys.modules.get("cloudpickle") or pickle
     try:
-        pickle.dumps(exc)
+        pickler.dumps(exc)
         return exc
     except Exception:  # an exception holding an unpicklable object: keep its type name and text
         return RuntimeError(f"{type(exc).__name__}: {exc}")

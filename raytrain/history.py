@@ -74,7 +74,9 @@ class _Growable:
         """The buffer for an in-place update. Copied first if a view is out, so that a view keeps
         showing what was known when it was taken (labels revealed later must not appear in it)."""
         if self.shared:
-            self.buf = self.buf.copy()
+            fresh = np.empty_like(self.buf)
+            fresh[: self.n] = self.buf[: self.n]
+            self.buf = fresh
             self.shared = False
         return self.buf
 

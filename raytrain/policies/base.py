@@ -63,6 +63,18 @@ class Policy:
     def __and__(self, other: "Policy") -> "Policy":
         return AllOf(self, other)
 
+    def with_cooldown(self, duration) -> "Policy":
+        """This policy, never firing within ``duration`` of the last retrain: ``Cooldown(self, duration)``."""
+        from raytrain.policies.limits import Cooldown
+
+        return Cooldown(self, duration)
+
+    def with_budget(self, max_retrains: int) -> "Policy":
+        """This policy, firing while fewer than ``max_retrains`` retrains happened: ``Budget(self, n)``."""
+        from raytrain.policies.limits import Budget
+
+        return Budget(self, max_retrains)
+
 
 class AnyOf(Policy):
     """Fires when any part fires; every part is asked every tick."""

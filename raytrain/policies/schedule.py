@@ -90,6 +90,9 @@ class EveryLabels(Policy):
     def _reset(self) -> None:
         self._marks_now: list = []   # the simulated now of each decide ...
         self._marks_seen: list = []  # ... and how many labels were visible then
+        self._since = None           # the retrain counted from, the count, and how far it has read
+        self._count = 0
+        self._read = 0
 
     def bind(self, context) -> None:
         self._reset()
@@ -102,16 +105,18 @@ class EveryLabels(Policy):
         if not self._marks_now or view.now_ns > self._marks_now[-1]:
             self._marks_now.append(view.now_ns)
             self._marks_seen.append(len(order))
-        # Labels already visible at a decide at or before the retrain have label time < that now <=
-        # the retrain: never new. Only the ones revealed after that decide need a look.
-        i = bisect.bisect_right(self._marks_now, since) - 1
-        first = self._marks_seen[i] if i >= 0 else 0
-        if i > 0:  # marks before the retrain's are never needed again
-            del self._marks_now[:i], self._marks_seen[:i]
-        if first == len(order):
-            return 0
-        label_times = history._label_times.view()[order[first:]]
-        return int(np.count_nonzero(label_times >= since))
+        if since != self._since:
+            # Labels already visible at a decide at or before the retrain have label time < that now <=
+            # the retrain: never new. Only the ones revealed after that decide need a look.
+            i = bisect.bisect_right(self._marks_now, since) - 1
+            self._since, self._count, self._read = since, 0, self._marks_seen[i] if i >= 0 else 0
+            if i > 0:  # marks before the retrain's are never needed again
+                del self._marks_now[:i], self._marks_seen[:i]
+        if self._read < len(order):
+            label_times = history._label_times.view()[order[self._read:]]
+            self._count += int(np.count_nonzero(label_times >= since))
+            self._read = len(order)
+        return self._count
 
     def decide(self, view) -> str | None:
         new = self.new_labels(view)
