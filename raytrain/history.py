@@ -70,6 +70,11 @@ class _Growable:
         self.shared = True
         return out
 
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        if self.buf is not None and not self.buf.flags.writeable:  # arrays from Ray's object store are read-only
+            self.buf = self.buf.copy()
+
     def writable(self) -> np.ndarray:
         """The buffer for an in-place update. Copied first if a view is out, so that a view keeps
         showing what was known when it was taken (labels revealed later must not appear in it)."""

@@ -21,7 +21,7 @@ from raytrain.policies.base import PolicyView
 from raytrain.errors import ComponentError, ConfigError, HookError, RaytrainError
 from raytrain.history import History
 from raytrain.stream import LABEL, LABEL_TIME, TIME
-from raytrain.windows import Expanding
+from raytrain.windows import Expanding, visible_rows
 
 __all__ = ["StreamMeta", "Deployment", "ServingStep", "TrainingStep"]
 
@@ -111,7 +111,7 @@ class ServingStep(_Step):
         t = self.plan[k]
         requests: list = []
         comp = self.component
-        comp.batch = self.frames.batch(t.row_start, t.row_stop)
+        comp.batch = None  # at the tick's start its events have not happened yet: before_run must not see them
         comp.model = model
         self.history.advance(t.start)
         for attr in self._hooks("before_run"):
@@ -204,9 +204,15 @@ class TrainingStep(_Step):
         """One training run at ``now``: returns (model, info, refresh requests from its hooks)."""
         rows = self.visible_rows(now_ns)
         if len(rows) == 0:
+            if version == 1 or len(visible_rows(self.times, self.label_times, now_ns)) == 0:
+                raise ConfigError(
+                    f"{self.spec.name} has no labeled rows to train on at {format_time(now_ns)}: no label is "
+                    f"known yet. Lengthen warmup= so that some labels arrive before the first model is trained.")
             raise ConfigError(
-                f"{self.spec.name} has no labeled rows to train on at {format_time(now_ns)}: no label is known "
-                f"yet. Lengthen warmup= so that some labels arrive before the first model is trained.")
+                f"{self.spec.name} was asked to retrain at {format_time(now_ns)}, but its training window "
+                f"{self.window!r} holds no labeled rows then (labels are known, just none of events inside the "
+                f"window). Widen the window, or add a minimum (e.g. rt.Sliding(rows=...)) so quiet periods "
+                f"still have data.")
         comp = self.component
         comp.data = self.frames.training(rows)
         requests: list = []

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import ray
 
-from raytrain.clock import parse_duration, plan_ticks
+from raytrain.clock import _is_count, parse_duration, plan_ticks
 from raytrain.costs import Cost, as_latency
 from raytrain.component import describe_pipeline
-from raytrain.errors import ConfigError, HookError
+from raytrain.errors import ConfigError, HookError, RaytrainError
 from raytrain.metrics import resolve_metrics
 from raytrain.policies.base import Policy, PolicyContext
 from raytrain.result import BacktestResult, summarize
@@ -71,7 +71,7 @@ def prepare(components, stream, *, tick, warmup, metric, latency, start, policy=
     target = [s for s in specs if s.role == "serve"][-1].model_from
     if window is not None and not trainers:
         raise ConfigError("window= selects training rows, but the pipeline has no training component.")
-    tick_ns = None if isinstance(tick, (int, np.integer)) else int(parse_duration(tick, "tick").value)
+    tick_ns = None if _is_count(tick) else int(parse_duration(tick, "tick").value)
     if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or shards < 1:
         raise ConfigError(f"shards must be a whole number >= 1 (serving replicas); got {shards!r}.")
     config = BacktestConfig(specs, plan, meta, metrics, latency, None, target, window, cost, tick_ns, int(shards),
@@ -99,7 +99,11 @@ def run_prepared(config: BacktestConfig, stream_refs: list, settings: dict, prog
     try:
         out = wait_with_progress(coordinator.run.remote(config, stream_refs, handles), coordinator, progress)
     except BaseException as err:
-        pool.discard([coordinator, *handles])
+        cause = unwrap_ray_error(err) if isinstance(err, ray.exceptions.RayError) else err
+        if isinstance(cause, RaytrainError):  # the user's code failed; the actors are fine and reusable
+            pool.give_back(coordinator, handles)
+        else:
+            pool.discard([coordinator, *handles])
         if isinstance(err, ray.exceptions.RayError):
             raise_unwrapped(err)
         raise

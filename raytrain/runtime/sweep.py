@@ -100,8 +100,12 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
                     _record_error(result, out, name, exc)
                 continue
             except ray.exceptions.RayError as exc:
-                slot.kill()
-                _record_error(result, out, name, unwrap_ray_error(exc))
+                cause = unwrap_ray_error(exc)
+                if isinstance(cause, RaytrainError):
+                    idle.append(slot)  # the policy or the user's code failed; the slot's actors are fine
+                else:
+                    slot.kill()
+                _record_error(result, out, name, cause)
                 done += 1
                 _say(verbose, f"[{done}/{total}] {name}: FAILED: {result.errors[name].splitlines()[0]}")
                 continue

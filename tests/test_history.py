@@ -1,0 +1,163 @@
+"""A component's history without Ray: masking at the simulated now, read-only views, the inputs view."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from raytrain import History, Stream
+
+T0 = pd.Timestamp("2024-01-01")
+
+
+def at(minutes):
+    return int((T0 + pd.Timedelta(minutes=minutes)).value)
+
+
+def stream(labels=(1, 0, 1, 1, 0, 0), delays=(5, 60, 0, None, 30, 200)):
+    """Six events, one every 10 minutes; label i arrives delays[i] minutes after its event (None: never)."""
+    n = len(labels)
+    t = T0 + pd.to_timedelta(np.arange(n) * 10, unit="min")
+    arrived = [ti + pd.Timedelta(minutes=d) if d is not None else pd.NaT for ti, d in zip(t, delays)]
+    df = pd.DataFrame({"t": t, "temp": np.arange(n) * 1.5, "city": [f"c{i}" for i in range(n)],
+                       "y": list(labels), "arrived": pd.to_datetime(arrived)})
+    return Stream.from_pandas(df, time="t", label="y", label_time="arrived")
+
+
+def filled(s=None, now=None):
+    s = s or stream()
+    h = History(s.inputs)
+    h.append(s.table.slice(0, 3), np.array([10, 11, 12]), version=1)
+    h.append(s.table.slice(3, 3), np.array([13, 14, 15]), version=2)
+    if now is not None:
+        h.advance(now)
+    return h
+
+
+def label_list(h):
+    return [None if np.isnan(v) else int(v) for v in h.labels]
+
+
+# label i is known at its event time + delay: 00:05, 01:10, 00:20, never, 01:10, 04:10
+@pytest.mark.parametrize("now_min, known", [
+    (0, []), (5, []), (6, [0]), (20, [0]), (21, [0, 2]), (70, [0, 2]), (71, [0, 1, 2, 4]),
+    (250, [0, 1, 2, 4]), (251, [0, 1, 2, 4, 5]), (10**6, [0, 1, 2, 4, 5]),
+])
+def test_a_label_is_visible_iff_its_label_time_is_strictly_before_now(now_min, known):
+    s = stream()
+    h = filled(s, now=at(now_min))
+    truth = [1, 0, 1, 1, 0, 0]
+    assert label_list(h) == [truth[i] if i in known else None for i in range(6)]
+    assert list(np.flatnonzero(h.known)) == known
+    lt = h.label_times
+    assert list(np.flatnonzero(~np.isnat(lt))) == known
+    assert list(lt[known].astype("int64")) == list(s.label_times_ns()[known])
+    assert h.now == pd.Timestamp(at(now_min))
+
+
+def test_labels_are_revealed_step_by_step_never_early_and_never_taken_back():
+    h = filled()
+    seen = []
+    for minute in range(0, 400, 7):
+        h.advance(at(minute))
+        known = set(np.flatnonzero(h.known))
+        assert all(seen_set <= known for seen_set in seen)
+        seen.append(known)
+        visible = ~np.isnat(h.label_times)
+        assert np.all(h.label_times[visible] < np.datetime64(at(minute), "ns"))
+    assert 3 not in seen[-1]   # a null label time: never
+
+
+def test_everything_else_is_in_row_order_and_unmasked():
+    h = filled(now=at(0))
+    assert len(h) == 6
+    assert list(h.times) == [np.datetime64(at(10 * i), "ns") for i in range(6)]
+    assert h.times.dtype == np.dtype("datetime64[ns]")
+    assert list(h.outputs) == [10, 11, 12, 13, 14, 15]
+    assert list(h.versions) == [1, 1, 1, 2, 2, 2]
+
+
+def test_rows_appended_after_the_clock_moved_are_masked_at_the_current_now():
+    s = stream()
+    h = History(s.inputs)
+    h.advance(at(25))
+    h.append(s.table.slice(0, 3), np.zeros(3))
+    assert label_list(h) == [1, None, 1]
+
+
+def test_the_clock_never_goes_back():
+    h = filled(now=at(30))
+    with pytest.raises(ValueError, match="clock went back"):
+        h.advance(at(29))
+
+
+def test_one_output_per_row():
+    s = stream()
+    with pytest.raises(ValueError, match="2 outputs for 3 rows"):
+        History(s.inputs).append(s.table.slice(0, 3), np.zeros(2))
+
+
+def test_views_are_read_only():
+    h = filled(now=at(100))
+    for array in (h.times, h.outputs, h.labels, h.label_times, h.versions, h.known, h.inputs["temp"]):
+        with pytest.raises(ValueError):
+            array[0] = array[1]
+    with pytest.raises(ValueError):
+        h.labels[-3:][:] = 1
+
+
+def test_a_view_taken_at_one_now_keeps_what_was_known_then():
+    # A hook keeping last tick's labels to compare with this tick's must not see them change under it.
+    h = filled(now=at(30))
+    labels, known = h.labels, h.known
+    before_labels, before_known = label_list(h), list(known)
+    h.advance(at(300))
+    assert label_list(h) == [1, 0, 1, None, 0, 0]
+    assert [None if np.isnan(v) else int(v) for v in labels] == before_labels
+    assert list(known) == before_known
+
+
+def test_string_labels_read_as_none_until_known():
+    s = stream(labels=("a", "b", "a", "c", "b", "a"))
+    h = filled(s, now=at(21))
+    assert list(h.labels) == ["a", None, "a", None, None, None]
+
+
+def test_empty_history():
+    h = History(["temp"])
+    assert len(h) == 0 and len(h.times) == 0 and len(h.labels) == 0 and len(h.outputs) == 0
+    assert h.now is None
+    assert list(h.inputs[:].columns) == ["temp"] and len(h.inputs[-100:]) == 0
+
+
+# -- the inputs view ---------------------------------------------------------------------------------------
+def test_inputs_slice_like_arrays_into_dataframes():
+    h = filled(now=at(0))
+    assert h.inputs.columns == ["temp", "city"] and len(h.inputs) == 6
+    last = h.inputs[-2:]
+    assert isinstance(last, pd.DataFrame) and list(last.columns) == ["temp", "city"]
+    assert list(last["temp"]) == [6.0, 7.5] and list(last["city"]) == ["c4", "c5"]
+    assert list(h.inputs[-100:]["temp"]) == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5]  # crossing both appended chunks
+    assert list(h.inputs[1:4]["city"]) == ["c1", "c2", "c3"]
+    assert list(h.inputs[::2]["city"]) == ["c0", "c2", "c4"]
+    assert list(h.inputs[::-1]["city"]) == ["c5", "c4", "c3", "c2", "c1", "c0"]
+    assert list(h.inputs[[5, 0]]["city"]) == ["c5", "c0"]
+    assert list(h.inputs[h.known]["city"]) == []
+    assert list(h.inputs[np.array([True, False] * 3)]["city"]) == ["c0", "c2", "c4"]
+    assert list(h.inputs["temp"]) == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5]
+    assert list(h.inputs.to_pandas()["city"]) == [f"c{i}" for i in range(6)]
+
+
+def test_inputs_of_unknown_column_says_which_exist():
+    h = filled()
+    with pytest.raises(KeyError, match=r"'y' is not an input column; inputs are \['temp', 'city'\]"):
+        h.inputs["y"]
+
+
+def test_frame_view_has_everything_masked_at_now():
+    h = filled(now=at(21))
+    df = h.frame()
+    assert list(df.columns) == ["time", "temp", "city", "output", "label", "label_time", "version"]
+    assert list(df["time"]) == list(pd.to_datetime(h.times))
+    assert [None if np.isnan(v) else int(v) for v in df["label"]] == [1, None, 1, None, None, None]
+    assert df["label_time"].isna().tolist() == [False, True, False, True, True, True]
+    assert list(df["output"]) == [10, 11, 12, 13, 14, 15] and list(df["version"]) == [1, 1, 1, 2, 2, 2]
