@@ -68,7 +68,7 @@ def main(argv=None):
     for shards in args.shards:
         start = time.perf_counter()
         r = rt.backtest([Training, Serving], stream, tick=100_000, warmup=100_000, shards=shards,
-                        policy=rt.Every(events=1_000_000), progress=False)
+                        policy=rt.Every(events=1_000_000), window=rt.Sliding(rows=500_000), progress=False)
         wall = time.perf_counter() - start
         rate = r.summary["events"] / wall
         print(f"{'raytrain, shards=' + str(shards):28s} {wall:7.2f}s {rate:14,.0f} {rate / river:8.0f}x   "

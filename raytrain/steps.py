@@ -272,6 +272,8 @@ class Frames:
             return self.source.take_frame(index)[cols].rename(columns=self.names)
         if self._training is None:
             self._training = self.source.table.select(cols).to_pandas(split_blocks=True).rename(columns=self.names)
+        if len(index) and index[-1] - index[0] + 1 == len(index):  # a contiguous run: a view, not a copy
+            return self._training.iloc[int(index[0]): int(index[-1]) + 1]
         return self._training.iloc[index]
 
     def truth(self, a: int, b: int) -> np.ndarray:
