@@ -112,9 +112,10 @@ class History:
         self._now: int | None = None
 
     # -- writing (the runtime only) ------------------------------------------------------------------
-    def append(self, rows: pa.Table, outputs, version: int = 0, origin: int | None = None) -> None:
+    def append(self, rows: pa.Table, outputs, version: int = 0, origin: int | None = None, columns=None) -> None:
         """Add a tick's rows and the component's outputs for them. ``origin``: the rows are the stream
-        table's rows origin..origin+n (then a checkpoint stores the range, not the data)."""
+        table's rows origin..origin+n (then a checkpoint stores the range, not the data). ``columns``:
+        the rows' (times, label times, labels) as numpy when the caller has them already."""
         n = rows.num_rows
         outputs = np.asarray(outputs)
         if len(outputs) != n:
@@ -126,9 +127,13 @@ class History:
         self._chunk_starts.append(start)
         self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
         self._mem_bytes += rows.nbytes
-        self._times.append(rows.column(TIME).cast(pa.int64()).to_numpy())
-        self._label_times.append(rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy())
-        labels = rows.column(LABEL).to_numpy(zero_copy_only=False)
+        if columns is None:
+            columns = (rows.column(TIME).cast(pa.int64()).to_numpy(),
+                       rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy(),
+                       rows.column(LABEL).to_numpy(zero_copy_only=False))
+        times, label_times, labels = columns
+        self._times.append(times)
+        self._label_times.append(label_times)
         self._true_labels.append(labels)
         missing = _missing_like(labels, n)
         self._known.append(missing)

@@ -118,7 +118,8 @@ class ServingStep(_Step):
             self._call("before_run", attr, t.start, requests)
         outputs = self._serve(t, model, version, requests) if t.events else np.empty(0)
         comp.batch = self.frames.batch(t.row_start, t.row_stop)
-        self.history.append(self.source.rows(t.row_start, t.row_stop), outputs, version, origin=t.row_start)
+        a, b = t.row_start, t.row_stop
+        self.history.append(self.source.rows(a, b), outputs, version, origin=a, columns=self.frames.columns(a, b))
         self.history.advance(t.end)
         for attr in self._hooks("after_run"):
             self._call("after_run", attr, t.end, requests)
@@ -148,7 +149,7 @@ class ServingStep(_Step):
 
     def _serve(self, t, model, version: int, requests: list) -> np.ndarray:
         """Outputs for the tick's events; with shards, replicas serve all but the first part in parallel."""
-        parts = shard_bounds(t.row_start, t.row_stop, 1 + self.n_replicas)
+        parts = shard_bounds(t.row_start, t.row_stop, 1 + self.n_replicas) if self.n_replicas else [(t.row_start, t.row_stop)]
         waiter = self.remote_parts(t.index, parts[1:], version) if len(parts) > 1 else None
         outputs = [self.run_rows(t, parts[0][0], parts[0][1], model, requests)]
         if waiter is not None:
@@ -257,7 +258,7 @@ class Frames:
             table = source.table
             self.times = table.column(TIME).cast(pa.int64()).to_numpy()
             self.label_times = table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
-        self._batch = self._training = None
+        self._batch = self._training = self._labels = None
 
     def batch(self, a: int, b: int) -> pd.DataFrame:
         if self.source.lazy:
@@ -277,7 +278,15 @@ class Frames:
         return self._training.iloc[index]
 
     def truth(self, a: int, b: int) -> np.ndarray:
-        return self.source.labels(a, b)
+        if self.source.lazy:
+            return self.source.labels(a, b)
+        if self._labels is None:
+            self._labels = self.source.table.column(LABEL).to_numpy(zero_copy_only=False)
+        return self._labels[a:b]
+
+    def columns(self, a: int, b: int):
+        """Rows a..b's event times, label times and true labels as numpy (for the history's index)."""
+        return self.times[a:b], self.label_times[a:b], self.truth(a, b)
 
 
 def shard_bounds(start: int, stop: int, n: int) -> list:
