@@ -69,8 +69,8 @@ class EveryServing(Serving):
             rt.refresh("Training", "every 30 days")
 
 
-def hand_loop(df: pd.DataFrame, kind: str, retrain: bool) -> tuple:
-    """The semantics of docs/semantics.md written out directly, in one process."""
+def hand_loop(df: pd.DataFrame, kind: str, retrain: bool, every: pd.Timedelta = EVERY) -> np.ndarray:
+    """The semantics of docs/semantics.md written out directly, in one process: per-tick accuracy."""
     t = df["sched_dep"].to_numpy("datetime64[ns]").view("int64")
     lt = df["arrived"].to_numpy("datetime64[ns]").view("int64")
     y = df["late"].to_numpy()
@@ -86,7 +86,7 @@ def hand_loop(df: pd.DataFrame, kind: str, retrain: bool) -> tuple:
         out = predict(model, df.iloc[a:b])
         accs.append(np.mean(out == y[a:b]) if b > a else np.nan)
         now = t0 + (k + 1) * day
-        if retrain and now - last >= EVERY.value:
+        if retrain and now - last >= every.value:
             last = now
             model = fit(kind, df.iloc[np.flatnonzero(lt[:b] < now)])
     return np.asarray(accs)

@@ -76,11 +76,11 @@ class Policy:
         return Budget(self, max_retrains)
 
 
-class AnyOf(Policy):
-    """Fires when any part fires; every part is asked every tick."""
+class _Combined(Policy):
+    """Several policies asked together every tick (so detectors inside keep their state)."""
 
     def __init__(self, *parts: Policy):
-        self.parts = [p for part in parts for p in (part.parts if isinstance(part, AnyOf) else [part])]
+        self.parts = [p for part in parts for p in (part.parts if type(part) is type(self) else [part])]
         for p in self.parts:
             if not isinstance(p, Policy):
                 raise TypeError(f"policies combine only with policies; got {p!r}")
@@ -88,6 +88,10 @@ class AnyOf(Policy):
     def bind(self, context):
         for p in self.parts:
             p.bind(context)
+
+
+class AnyOf(_Combined):
+    """Fires when any part fires; every part is asked every tick."""
 
     def decide(self, view):
         reasons = [r for r in (p.decide(view) for p in self.parts) if r]
@@ -97,18 +101,8 @@ class AnyOf(Policy):
         return " | ".join(repr(p) for p in self.parts)
 
 
-class AllOf(Policy):
+class AllOf(_Combined):
     """Fires when every part fires; every part is asked every tick."""
-
-    def __init__(self, *parts: Policy):
-        self.parts = [p for part in parts for p in (part.parts if isinstance(part, AllOf) else [part])]
-        for p in self.parts:
-            if not isinstance(p, Policy):
-                raise TypeError(f"policies combine only with policies; got {p!r}")
-
-    def bind(self, context):
-        for p in self.parts:
-            p.bind(context)
 
     def decide(self, view):
         reasons = [p.decide(view) for p in self.parts]
