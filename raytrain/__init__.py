@@ -14,8 +14,11 @@ from raytrain.metrics import Metric
 from raytrain.policies import (AllOf, AnyOf, Budget, Cooldown, ErrorDrift, Every, EveryLabels, FeatureDrift,
                                MetricAbove, MetricBelow, Never, Policy, PolicyView)
 from raytrain.result import BacktestResult, load
+from raytrain.report import report
 from raytrain.runtime import backtest, sweep
 from raytrain.stream import Stream
+from raytrain.evaluation import EvaluationMatrix
+from raytrain.runtime.matrix import evaluation_matrix
 from raytrain.sweeps import SweepResult, grid
 from raytrain.windows import Expanding, Sliding
 
@@ -27,4 +30,6 @@ __all__ = [
     "Policy", "PolicyView", "AnyOf", "AllOf", "Never", "Every", "EveryLabels", "MetricBelow", "MetricAbove",
     "FeatureDrift", "ErrorDrift", "Cooldown", "Budget", "Expanding", "Sliding", "Latency", "Cost",
     "sweep", "grid", "SweepResult",
+    "report",
+    "evaluation_matrix", "EvaluationMatrix",
 ]

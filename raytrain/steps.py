@@ -216,6 +216,7 @@ class TrainingStep(_Step):
                 f"still have data.")
         comp = self.component
         comp.data = self.frames.training(rows)
+        comp._now_ns = now_ns
         requests: list = []
         self.history.advance(now_ns)
         for attr in self._hooks("before_run"):
