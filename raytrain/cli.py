@@ -2,7 +2,9 @@
 
     raytrain run pipeline.py --out out/run      results + out/run/report/index.html
     raytrain report out/run                     rebuild the report from saved results
+    raytrain report out/run --matrix out/m      ... with each policy's regret against the oracle
     raytrain demo --fast                        the flagship flights sweep on a local Ray
+    raytrain demo --fast --oracle               ... plus the evaluation matrix and the oracle
 
 Errors a user can fix print as one paragraph on stderr, with exit code 2.
 """
@@ -57,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("dir", metavar="DIR", help="the saved results (a sweep's or a backtest's directory)")
     rep.add_argument("--to", metavar="OUT_DIR", help="where to write the report (default: DIR/report)")
     rep.add_argument("--metric", help="which measured metric to show (default: the first)")
+    rep.add_argument("--matrix", metavar="MATRIX_DIR",
+                     help="an evaluation matrix saved by EvaluationMatrix.save (same stream and settings): adds each "
+                          "policy's regret against the hindsight oracle (default: DIR/matrix if it holds one)")
 
     demo = commands.add_parser("demo", help="run the flagship flights sweep and write its report",
                                description="Five retraining policies (never, every 30 days, accuracy drop, "
@@ -66,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", metavar="DIR", default="out/demo", help="where results and the report go "
                                                                         "(default: out/demo; a rerun resumes)")
     demo.add_argument("--max-concurrent", type=int, metavar="N", help="backtests in flight at once")
+    demo.add_argument("--oracle", action="store_true",
+                      help="also compute the evaluation matrix (a candidate model every 7 days; every day with "
+                           "--fast), saved in OUT/matrix, and show each policy's regret against the hindsight "
+                           "oracle in the report")
     _common(demo)
     return parser
 
@@ -135,8 +144,13 @@ def _run(args) -> int:
 def _report(args) -> int:
     import raytrain as rt
 
+    from raytrain.evaluation import META_FILE
+
     target = args.to or os.path.join(args.dir, "report")
-    print(rt.report(args.dir, target, metric=args.metric))
+    matrix = args.matrix
+    if matrix is None and os.path.exists(os.path.join(args.dir, "matrix", META_FILE)):
+        matrix = os.path.join(args.dir, "matrix")  # where `raytrain demo --oracle` saves it
+    print(rt.report(args.dir, target, metric=args.metric, matrix=matrix))
     return 0
 
 
@@ -150,9 +164,29 @@ def _demo(args) -> int:
     result = run_demo(args.out, fast=args.fast, address=args.address, max_concurrent=args.max_concurrent,
                       verbose=False if args.quiet else None)
     _print_sweep(result)
+    matrix = None
+    if args.oracle:
+        from raytrain.demo import demo_matrix
+
+        every = 1 if args.fast else 7
+        print(f"raytrain demo: evaluation matrix, a candidate model every {every} day(s); saved in "
+              f"{os.path.join(args.out, 'matrix')}", file=sys.stderr)
+        at = time.perf_counter()
+        matrix = demo_matrix(os.path.join(args.out, "matrix"), fast=args.fast, every=every, address=args.address,
+                             max_concurrent=args.max_concurrent)
+        print(f"{matrix} in {time.perf_counter() - at:.1f}s")
+        _print_regret(matrix, result)
     print(f"demo wall time {time.perf_counter() - started:.1f}s")
-    print(f"report:  {rt.report(result, os.path.join(args.out, 'report'), title='flights demo')}")
+    print(f"report:  {rt.report(result, os.path.join(args.out, 'report'), title='flights demo', matrix=matrix)}")
     return 0
+
+
+def _print_regret(matrix, sweep) -> None:
+    regret = matrix.regret(sweep)
+    front = matrix.oracle(max(int(regret["retrains"].max()) + 2, 5))
+    print("oracle frontier (k -> best " + matrix.metric + " with at most k retrains):")
+    print("  " + "  ".join(f"{int(k)}: {v:.4f}" for k, v in zip(front["k"], front["metric"])))
+    print(regret[[matrix.metric, "retrains", "oracle", "regret"]].to_string(float_format=lambda v: f"{v:.4f}"))
 
 
 def _print_sweep(sweep) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import raytrain as rt
 from raytrain.errors import RaytrainError
 
-__all__ = ["FlightTraining", "FlightServing", "flights_stream", "demo_policies", "run_demo"]
+__all__ = ["FlightTraining", "FlightServing", "flights_stream", "demo_policies", "run_demo", "demo_matrix"]
 
 FAST_ROWS = 60_000
 DRIFT_FEATURES = ["temp", "wind_speed", "visib", "hour"]
@@ -66,6 +66,16 @@ def run_demo(out: str, fast: bool = False, address: str | None = None, max_concu
                             f"pip install 'raytrain[examples]'.")
     return rt.sweep([FlightTraining, FlightServing], flights_stream(fast), demo_policies(), tick="1D", warmup="30D",
                     out=out, address=address, max_concurrent=max_concurrent, verbose=verbose)
+
+
+def demo_matrix(out: str, fast: bool = False, every: int = 7, address: str | None = None,
+                max_concurrent: int | None = None) -> "rt.EvaluationMatrix":
+    """The evaluation matrix of the demo's pipeline and settings (``raytrain demo --oracle``), saved in ``out``
+    row by row (a rerun resumes). ``every=7`` on the full year: 48 candidate models."""
+    em = rt.evaluation_matrix([FlightTraining, FlightServing], flights_stream(fast), tick="1D", warmup="30D",
+                              every=every, out=out, address=address, max_concurrent=max_concurrent)
+    em.save(out)
+    return em
 
 
 def _importable(module: str) -> bool:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from raytrain.report.data import ReportData
 
-__all__ = ["metric_over_time", "cost_vs_metric", "pareto_front", "png_bytes"]
+__all__ = ["metric_over_time", "cost_vs_metric", "retrains_vs_metric", "matrix_heatmap", "pareto_front", "png_bytes"]
 
 RETRAIN_COLOR = "#d62728"
 
@@ -134,3 +134,51 @@ def cost_vs_metric(data: ReportData, metric: str | None = None):
     else:
         ax.text(0.5, 0.5, "no policy finished", ha="center", va="center", transform=ax.transAxes)
     return fig, dict(zip(names, front.tolist()))
+
+
+def retrains_vs_metric(data: ReportData, metric: str, frontier: pd.DataFrame, regret: pd.DataFrame):
+    """The oracle's frontier (k -> best metric with at most k retrains) as a step line, and every finished
+    policy as a point at (its retrains, its metric), joined to the frontier above it by a dotted line."""
+    higher = data.higher_is_better(metric)
+    names = [n for n in data.order if n in regret.index]
+    ks = frontier["k"].to_numpy(dtype=float)
+    best = frontier["metric"].to_numpy(dtype=float)
+    x = regret.loc[names, "retrains"].to_numpy(dtype=float)
+    y = regret.loc[names, metric].to_numpy(dtype=float)
+    oracle = regret.loc[names, "oracle"].to_numpy(dtype=float)
+    fig = _figure(8, 5)
+    ax = fig.subplots()
+    # steps-post with one extra point, so the last k gets a visible step of its own
+    ax.plot(np.append(ks, ks[-1] + 1), np.append(best, best[-1]), color="black", lw=1.6, drawstyle="steps-post",
+            zorder=2, label="oracle: best with at most k retrains")
+    ax.scatter(ks, best, s=14, color="black", zorder=3)
+    for xi, yi, oi in zip(x, y, oracle):
+        ax.plot([xi, xi], [yi, oi], color="0.55", lw=0.9, ls=":", zorder=1)
+    colors = [f"C{i % 10}" for i in range(len(names))]
+    ax.scatter(x, y, s=80, c=colors, edgecolors="black", zorder=4, label="policies (dotted: regret)")
+    middle = (ks[0] + ks[-1] + 1) / 2
+    for members in _close_groups(np.append(x, ks), np.append(y, best))[:]:
+        members = [j for j in members if j < len(names)]
+        if not members:
+            continue
+        i = members[0]
+        right = x[i] > middle
+        ax.annotate(", ".join(names[j] for j in members), (x[i], y[i]), textcoords="offset points",
+                    xytext=(-8 if right else 8, -12 if higher else 6), ha="right" if right else "left", fontsize=9,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+    ax.set_xlabel("retrains (warm-up model not counted)")
+    ax.set_ylabel(f"{metric} (event-weighted mean)")
+    ax.set_title(f"retrains against {metric}: the oracle's frontier and every policy "
+                 f"({'higher' if higher else 'lower'} is better)", loc="left", fontsize=10)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.25)
+    ax.legend(loc="lower right" if higher else "upper right", fontsize=8)
+    ax.margins(x=0.08, y=0.12)
+    return fig
+
+
+def matrix_heatmap(matrix):
+    """EvaluationMatrix.heatmap drawn on an Agg figure of the report's own."""
+    fig = _figure(9, 5.5)
+    matrix.heatmap(ax=fig.subplots())
+    return fig
