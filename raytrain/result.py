@@ -38,10 +38,14 @@ class BacktestResult:
         """Write metrics.parquet, retrains.parquet and summary.json into directory ``path``."""
         path = os.fspath(path)
         os.makedirs(path, exist_ok=True)
-        self.metrics.to_parquet(os.path.join(path, METRICS_FILE), index=False)
-        self.retrains.to_parquet(os.path.join(path, RETRAINS_FILE), index=False)
-        with open(os.path.join(path, SUMMARY_FILE), "w") as f:
+        # Each file appears whole or not at all, the summary last: an interrupted save reads as unsaved.
+        self.metrics.to_parquet(_tmp(path, METRICS_FILE), index=False)
+        os.replace(_tmp(path, METRICS_FILE), os.path.join(path, METRICS_FILE))
+        self.retrains.to_parquet(_tmp(path, RETRAINS_FILE), index=False)
+        os.replace(_tmp(path, RETRAINS_FILE), os.path.join(path, RETRAINS_FILE))
+        with open(_tmp(path, SUMMARY_FILE), "w") as f:
             json.dump(self.summary, f, indent=2, default=_json_default)
+        os.replace(_tmp(path, SUMMARY_FILE), os.path.join(path, SUMMARY_FILE))
         return path
 
     @classmethod
@@ -102,6 +106,10 @@ def summarize(metrics: pd.DataFrame, retrains: pd.DataFrame, metric_objs, settin
         "settings": settings,
     })
     return out
+
+
+def _tmp(path: str, name: str) -> str:
+    return os.path.join(path, f".{name}.partial")
 
 
 def _json_default(value):

@@ -80,29 +80,60 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
         raise ConfigError(f"max_concurrent must be at least 1; got {max_concurrent}.")
     todo = [(name, 0) for name in configs]
     idle, in_flight, total, done = [], {}, len(configs), 0
+    # New slots wait here for a CPU without blocking the loop: every CPU may be held by running slots
+    # (max_concurrent above the cluster's CPUs, or a node lost), and only this loop can free one.
+    placing = {}
+
+    def start(slot, name, attempt):
+        ref = slot.coordinator.run.remote(configs[name], stream_refs, slot.handles)
+        in_flight[ref] = (name, attempt, slot, _time.perf_counter())
+
+    def free(slot):
+        """A slot done with its backtest takes a policy still waiting for a slot of its own, or idles."""
+        if placing:
+            name, attempt, waiting = placing.pop(next(iter(placing)))
+            waiting.kill()
+            start(slot, name, attempt)
+        else:
+            idle.append(slot)
+
+    def lost(slot, name, attempt, exc):
+        slot.kill()
+        if attempt < retries:
+            todo.append((name, attempt + 1))
+            _say(verbose, f"  {name}: lost its worker or node ({type(exc).__name__}); running it again")
+        else:
+            _record_error(result, out, name, exc)
+
     try:
-        while todo or in_flight:
-            while todo and len(in_flight) < max_concurrent:
+        while todo or in_flight or placing:
+            while todo and len(in_flight) + len(placing) < max_concurrent:
                 name, attempt = todo.pop(0)
-                slot = idle.pop() if idle else _Slot(base.n_actors())
-                ref = slot.coordinator.run.remote(configs[name], stream_refs, slot.handles)
-                in_flight[ref] = (name, attempt, slot, _time.perf_counter())
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
+                if idle:
+                    start(idle.pop(), name, attempt)
+                else:
+                    slot = _Slot(base.n_actors())
+                    placing[slot.placed] = (name, attempt, slot)
+            ready, _ = ray.wait(list(in_flight) + list(placing), num_returns=1)
+            if ready[0] in placing:
+                name, attempt, slot = placing.pop(ready[0])
+                try:
+                    slot.place()
+                except _LOST as exc:
+                    lost(slot, name, attempt, exc)
+                    continue
+                start(slot, name, attempt)
+                continue
             name, attempt, slot, t0 = in_flight.pop(ready[0])
             try:
                 raw = ray.get(ready[0])
             except _LOST as exc:
-                slot.kill()
-                if attempt < retries:
-                    todo.append((name, attempt + 1))
-                    _say(verbose, f"  {name}: lost its worker or node ({type(exc).__name__}); running it again")
-                else:
-                    _record_error(result, out, name, exc)
+                lost(slot, name, attempt, exc)
                 continue
             except ray.exceptions.RayError as exc:
                 cause = unwrap_ray_error(exc)
                 if isinstance(cause, RaytrainError):
-                    idle.append(slot)  # the policy or the user's code failed; the slot's actors are fine
+                    free(slot)  # the policy or the user's code failed; the slot's actors are fine
                 else:
                     slot.kill()
                 _record_error(result, out, name, cause)
@@ -112,7 +143,7 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
             if raw["recoveries"]:
                 slot.kill()  # its actors were replaced during the run
             else:
-                idle.append(slot)
+                free(slot)
             config = configs[name]
             res = build_result(config, raw, settings_of(stream, kwargs.get("tick", "1D"), kwargs.get("warmup"),
                                                         kwargs.get("latency"), config), _time.perf_counter() - t0)
@@ -126,6 +157,8 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
     except BaseException:
         for _, _, slot, _ in in_flight.values():
             slot.kill()
+        for _, _, slot in placing.values():
+            slot.kill()
         raise
     finally:
         for slot in idle:
@@ -137,9 +170,14 @@ class _Slot:
 
     def __init__(self, n_components: int):
         self.coordinator = Coordinator.options(num_cpus=1).remote()
-        node = ray.get(self.coordinator.node_id.remote())
-        strategy = NodeAffinitySchedulingStrategy(node, soft=False)
-        self.handles = [ComponentActor.options(scheduling_strategy=strategy).remote() for _ in range(n_components)]
+        self.placed = self.coordinator.node_id.remote()  # ready once the coordinator got its CPU somewhere
+        self.n_components, self.handles = n_components, []
+
+    def place(self) -> None:
+        """Start the component actors on the coordinator's node (call once ``placed`` is ready)."""
+        strategy = NodeAffinitySchedulingStrategy(ray.get(self.placed), soft=False)
+        self.handles = [ComponentActor.options(scheduling_strategy=strategy).remote()
+                        for _ in range(self.n_components)]
 
     def kill(self):
         for actor in [self.coordinator, *self.handles]:
@@ -197,7 +235,10 @@ def _load_saved(out, name, key, policy_repr):
     d = os.path.join(out, safe_dirname(name))
     if not os.path.exists(os.path.join(d, "summary.json")):
         return None
-    saved = BacktestResult.load(d)
+    try:
+        saved = BacktestResult.load(d)
+    except (ValueError, OSError, RaytrainError):  # half-written (interrupted while saving): run it again
+        return None
     if saved.summary.get("sweep_key") != key or saved.summary.get("policy_repr") != policy_repr:
         return None  # computed from other settings: run it again
     return saved

@@ -4,7 +4,7 @@ A component process is killed deterministically: its ``run`` calls ``os._exit(1)
 time, the first time only (a marker file in tmp_path remembers that it happened). The replacement must
 end up exactly where the lost actor was, user state on the component instance included: the serving
 hook counts its calls and puts the count in its refresh reason; the training component counts its runs
-and stamps the count on the model, which the serving hook also reports.
+and puts the count in the model it returns, which the serving hook also reports.
 """
 
 import json
@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,6 +26,17 @@ X = ["x0", "x1", "x2"]
 SETTINGS = dict(tick="6h", warmup="2D")
 MEASURED = ["train_seconds", "cpu_seconds"]
 HERE = Path(__file__).resolve().parent
+
+
+def fit_threshold(data) -> float:
+    """The SEA concept is y = 1 iff x0 + x1 <= theta: pick the theta that fits the rows best (fast, numpy)."""
+    s, y = (data["x0"] + data["x1"]).to_numpy(), data["y"].to_numpy()
+    thetas = np.linspace(0.0, 20.0, 81)
+    return float(thetas[int(np.argmax([np.mean((s <= t) == y) for t in thetas]))])
+
+
+def predict(theta: float, batch) -> np.ndarray:
+    return ((batch["x0"] + batch["x1"]).to_numpy() <= theta).astype(np.int64)
 
 
 def make_pipeline(record_dir, serving_crash_at=None, training_crash_at=None, marker=None, sleep_s=0.0):
@@ -42,13 +54,9 @@ def make_pipeline(record_dir, serving_crash_at=None, training_crash_at=None, mar
         runs = 0
 
         def run(self, data):
-            from sklearn.tree import DecisionTreeClassifier
-
             crash_once(self.now, training_crash_at, "training")
             self.runs += 1
-            model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(data[X], data["y"])
-            model.trained_run_ = self.runs
-            return model
+            return {"theta": fit_threshold(data), "run": self.runs}
 
     class Serving(rt.Component):
         calls = 0
@@ -59,12 +67,12 @@ def make_pipeline(record_dir, serving_crash_at=None, training_crash_at=None, mar
             crash_once(self.now, serving_crash_at, "serving")
             if sleep_s:
                 time.sleep(sleep_s)
-            return model.predict(batch[X])
+            return predict(model["theta"], batch)
 
         def after_run(self):
             self.calls += 1
             if self.calls % 10 == 0:
-                rt.refresh("Training", f"call {self.calls}, model of run {self.model.trained_run_}")
+                rt.refresh("Training", f"call {self.calls}, model of run {self.model['run']}")
 
     return [Training, Serving]
 
@@ -106,14 +114,16 @@ def test_serving_actor_lost_before_any_checkpoint_is_replayed_from_the_start(uni
     assert len(by_pid) == 2  # the lost process and its replacement
     lost, replacement = sorted(by_pid.values(), key=len)
     assert lost[-1] == crash_at.value
+    assert replacement == [t.value for t in uninterrupted.metrics["start"]]  # every tick, from the first
 
 
 def test_serving_actor_lost_after_a_checkpoint_resumes_from_it(uninterrupted, stream, tmp_path):
-    # A serving actor is checkpointed every Coordinator.checkpoint_every_s (2 s) of wall time; sleeping
-    # 40 ms per tick puts a checkpoint well before the crash, 60 ticks in.
+    # A serving actor is checkpointed every Coordinator.checkpoint_every_s (2 s) of wall time, when a
+    # serve call returns (here every 10 ticks, at the hook's refreshes). Sleeping 50 ms per tick makes
+    # the call ending at tick 50 at least 2.5 s in: a checkpoint is taken by then, before the crash at 60.
     crash_at = uninterrupted.metrics["start"].iloc[60]
     result = rt.backtest(make_pipeline(tmp_path, serving_crash_at=crash_at, marker=str(tmp_path / "crashed"),
-                                       sleep_s=0.04), stream, **SETTINGS)
+                                       sleep_s=0.05), stream, **SETTINGS)
     assert (tmp_path / "crashed.serving").exists()
     assert result.summary["recoveries"] == 1
     assert_same_result(result, uninterrupted)
