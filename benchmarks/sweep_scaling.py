@@ -5,7 +5,7 @@ Baselines measured in the same run: the same 32 backtests one after another in a
 rt.backtest, and the work itself as a hand-written pandas loop per policy (one process, no Ray).
 Per-backtest overhead = (sweep wall with 1 CPU - the hand loops' total) / 32.
 
-    python benchmarks/sweep_scaling.py [--policies 32]
+    python benchmarks/sweep_scaling.py [--policies 32] [--first-days 1]
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from overhead import LogregTraining, Serving, hand_loop
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--policies", type=int, default=32)
+    parser.add_argument("--first-days", type=int, default=1, help="the shortest period; policies go up by a day")
     args = parser.parse_args(argv)
     df = load_flights()
     stream = rt.Stream.from_pandas(df, time="sched_dep", label="late", label_time="arrived", inputs=FLIGHT_FEATURES)
-    periods = [pd.Timedelta(days=d) for d in range(1, args.policies + 1)]
+    periods = [pd.Timedelta(days=d) for d in range(args.first_days, args.first_days + args.policies)]
     policies = {f"every {p.days}D": rt.Every(p) for p in periods}
 
     start = time.perf_counter()
