@@ -114,7 +114,9 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
                 else:
                     slot = _Slot(base.n_actors())
                     placing[slot.placed] = (name, attempt, slot)
-            ready, _ = ray.wait(list(in_flight) + list(placing), num_returns=1)
+            ready = []
+            while not ready:  # short waits: Python gets to handle Ctrl-C between them
+                ready, _ = ray.wait(list(in_flight) + list(placing), num_returns=1, timeout=0.2)
             if ready[0] in placing:
                 name, attempt, slot = placing.pop(ready[0])
                 try:
