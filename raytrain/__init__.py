@@ -21,6 +21,7 @@ from raytrain.evaluation import EvaluationMatrix
 from raytrain.runtime.matrix import evaluation_matrix
 from raytrain.sweeps import SweepResult, grid
 from raytrain.windows import Expanding, Sliding
+from raytrain.components import SklearnServing, SklearnTraining, sklearn_pipeline
 
 __version__ = "0.1.0"
 
@@ -32,4 +33,5 @@ __all__ = [
     "sweep", "grid", "SweepResult",
     "report",
     "evaluation_matrix", "EvaluationMatrix",
+    "SklearnTraining", "SklearnServing", "sklearn_pipeline",
 ]

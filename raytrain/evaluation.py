@@ -112,7 +112,7 @@ class EvaluationMatrix:
         return pd.DataFrame(rows).set_index("policy")
 
     def _rows_of(self, retrain_times) -> list:
-        times = pd.DatetimeIndex(pd.to_datetime(list(retrain_times))).asi8
+        times = pd.DatetimeIndex(pd.to_datetime(list(retrain_times))).as_unit("ns").asi8  # pandas 3 parses to us
         trained = pd.DatetimeIndex(self.trained_at).asi8
         rows = []
         stream_end = int(pd.DatetimeIndex(self.tick_ends[-1:]).asi8[0])
