@@ -72,3 +72,16 @@ def test_pytorch_model(ray_session, monkeypatch, capsys):
     rows = policy_rows(out, ["never", "every 12h", "accuracy < 0.8"])
     assert rows["never"][2] == "0" and int(rows["every 12h"][2]) >= 1
     assert float(rows["accuracy < 0.8"][0]) > float(rows["never"][0])
+
+
+def test_policies_flagship_sweep(ray_session, monkeypatch, capsys, tmp_path):
+    out = run_example("policies.py", monkeypatch, capsys, "--out", str(tmp_path / "policies"))
+    flights, sea = out.split("SEA abrupt drift at")
+    assert "flights (daily ticks, labels at arrival): best = " in flights
+    names = ["never", "every 30D", "accuracy drop", "feature drift", "ADWIN"]
+    rows = policy_rows(flights, names)
+    assert all(r[-1] == "ok" for r in rows.values()) and rows["never"][2] == "0"
+    sea_rows = policy_rows(sea, ["never", "every 2D", "accuracy drop", "feature drift", "ADWIN"])
+    assert float(sea_rows["every 2D"][0]) > float(sea_rows["never"][0]) + 0.03   # retraining pays after the drift
+    assert int(sea_rows["accuracy drop"][2]) >= 1
+    assert (tmp_path / "policies" / "flights" / "sweep.json").exists()
