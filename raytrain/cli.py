@@ -159,7 +159,7 @@ def _demo(args) -> int:
     from raytrain.demo import run_demo
 
     started = time.perf_counter()
-    print(f"raytrain demo: five retraining policies on the {'first 60,000' if args.fast else '336,776'} NYC "
+    print(f"raytrain demo: five retraining policies on the {'first 60,000' if args.fast else '327,346'} NYC "
           f"flights of 2013, daily ticks; results in {args.out}", file=sys.stderr)
     result = run_demo(args.out, fast=args.fast, address=args.address, max_concurrent=args.max_concurrent,
                       verbose=False if args.quiet else None)
