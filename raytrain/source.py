@@ -28,7 +28,6 @@ class TableSource:
 
     def __init__(self, table: pa.Table):
         self.table = table
-        self._frame = None
 
     @property
     def num_rows(self) -> int:
@@ -36,14 +35,6 @@ class TableSource:
 
     def rows(self, a: int, b: int) -> pa.Table:
         return self.table.slice(a, b - a)
-
-    def frame(self, a: int, b: int) -> pd.DataFrame:
-        if self._frame is None:  # split_blocks: numeric columns stay zero-copy views of the Arrow buffers
-            self._frame = self.table.to_pandas(split_blocks=True)
-        return self._frame.iloc[a:b]
-
-    def take_frame(self, index: np.ndarray) -> pd.DataFrame:
-        return self.frame(0, self.num_rows).iloc[index]
 
     def labels(self, a: int, b: int) -> np.ndarray:
         return self.table.column(LABEL).slice(a, b - a).to_numpy(zero_copy_only=False)
@@ -104,9 +95,6 @@ class ParquetSource:
             lo, hi = max(a, first) - first, min(b, first + n) - first
             parts.append(self._group(j).slice(lo, hi - lo))
         return pa.concat_tables(parts).combine_chunks() if len(parts) > 1 else parts[0]
-
-    def frame(self, a: int, b: int) -> pd.DataFrame:
-        return self.rows(a, b).to_pandas()
 
     def take_frame(self, index: np.ndarray) -> pd.DataFrame:
         """Arbitrary rows (sorted indices), read one row group at a time."""

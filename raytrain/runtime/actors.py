@@ -44,9 +44,6 @@ class ComponentActor:
         self.deployment = Deployment()
         return True
 
-    def ready(self) -> bool:
-        return True
-
     def release(self) -> None:
         """Drop the finished backtest's state (its history, model, stream) before idling in the pool."""
         self.step, self.deploys, self.model, self.model_ref, self.replicas = None, [], None, None, []
@@ -92,9 +89,6 @@ class ComponentActor:
         self.version, self.deployment = checkpoint["version"], checkpoint["deployment"]
         self.model = ray.get(self.model_ref) if self.model_ref is not None else None
         return True
-
-    def set_model_ref(self, ref: list) -> None:
-        self.model_ref = ref[0]
 
     # -- sharded replay ------------------------------------------------------------------------------
     def _remote_parts(self, k: int, parts: list, version: int):
