@@ -86,13 +86,78 @@ class _Growable:
         return self.buf
 
 
+class _StreamPrefix:
+    """Rows ``offset..offset+n`` of a column the whole stream already has in memory (event times, label
+    times, labels): the history indexes them without copying. Same reading interface as _Growable."""
+
+    def __init__(self, column: np.ndarray):
+        self.column, self.offset, self.n = column, None, 0
+        self.buf = column[:0]
+        self.dtype = column.dtype
+
+    def extends(self, origin: int) -> bool:
+        """Would rows starting at stream row ``origin`` continue this prefix?"""
+        return self.offset is None or origin == self.offset + self.n
+
+    def append_rows(self, origin: int, n: int) -> None:
+        if self.offset is None:
+            self.offset = origin
+            self.buf = self.column[origin:]
+        self.n += n
+
+    def view(self) -> np.ndarray:
+        out = self.buf[: self.n]
+        out.flags.writeable = False
+        return out
+
+    def copied(self) -> _Growable:
+        grown = _Growable(self.dtype)
+        grown.append(self.buf[: self.n])
+        return grown
+
+    def __getstate__(self) -> dict:  # a checkpoint keeps the row range, not the stream's column
+        return {"offset": self.offset, "n": self.n, "dtype": self.dtype}
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state, column=None, buf=None)
+
+    def reattach(self, column: np.ndarray) -> None:
+        self.column = column
+        self.buf = column[self.offset or 0:]
+
+
+class _Runs:
+    """An int64 column stored as runs (a model version changes a few times per backtest, not per row)."""
+
+    def __init__(self):
+        self.starts, self.values, self.n = [], [], 0
+        self._view = None
+
+    def append(self, value: int, n: int) -> None:
+        if not self.values or self.values[-1] != value:
+            self.starts.append(self.n)
+            self.values.append(int(value))
+        self.n += n
+        self._view = None
+
+    def view(self) -> np.ndarray:
+        if self._view is None or len(self._view) != self.n:
+            lengths = np.diff(np.asarray(self.starts + [self.n], dtype=np.int64))
+            self._view = np.repeat(np.asarray(self.values, dtype=np.int64), lengths)
+            self._view.flags.writeable = False
+        return self._view
+
+
 class History:
     """The append-only record of one component, read through clock-aware views."""
 
-    def __init__(self, inputs: list, budget_bytes: int | None = None, reader=None, spill_dir: str | None = None):
+    def __init__(self, inputs: list, budget_bytes: int | None = None, reader=None, spill_dir: str | None = None,
+                 stream_columns: tuple | None = None):
         """``budget_bytes``: keep at most this much of the Arrow record in memory; older chunks are
         dropped when ``reader(a, b)`` can read the stream rows back, else spilled to Parquet files in
-        ``spill_dir``. Either way they stay readable by hooks."""
+        ``spill_dir``. Either way they stay readable by hooks. ``stream_columns``: the whole stream's
+        (event times, label times, labels or None) as numpy; while appended rows are consecutive stream
+        rows (given by ``origin``), the index reads them there instead of copying them."""
         self.input_names = list(inputs)
         self.budget_bytes, self._reader, self.spill_dir = budget_bytes, reader, spill_dir
         self._mem_bytes = 0
@@ -100,14 +165,15 @@ class History:
         self._chunks: list = []           # pa.Table slices of the stream: the Arrow record of rows
         self._chunk_starts: list = []     # the first row of each chunk
         self._sources: list = []          # how to rebuild each chunk after a checkpoint is restored
-        self._times = _Growable(np.int64)
-        self._label_times = _Growable(np.int64)
-        self._true_labels = _Growable()
+        times, label_times, labels = stream_columns or (None, None, None)
+        self._times = _StreamPrefix(times) if times is not None else _Growable(np.int64)
+        self._label_times = _StreamPrefix(label_times) if label_times is not None else _Growable(np.int64)
+        self._true_labels = _StreamPrefix(labels) if labels is not None else _Growable()
         self._known = _Growable()         # labels revealed so far; missing elsewhere
         self._revealed = _Growable(np.bool_)
         self._order = _Growable(np.int64)  # rows in the order their labels were revealed
         self._outputs = _Growable()
-        self._versions = _Growable(np.int64)
+        self._versions = _Runs()
         self._pending = np.empty(0, dtype=np.int64)
         self._now: int | None = None
 
@@ -126,20 +192,27 @@ class History:
         self._chunks.append(rows)
         self._chunk_starts.append(start)
         self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
-        self._mem_bytes += rows.nbytes
+        if self.budget_bytes is not None:  # nbytes of a slice walks its buffers: only when it is needed
+            self._mem_bytes += rows.nbytes
         if columns is None:
             columns = (rows.column(TIME).cast(pa.int64()).to_numpy(),
                        rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy(),
                        rows.column(LABEL).to_numpy(zero_copy_only=False))
-        times, label_times, labels = columns
-        self._times.append(times)
-        self._label_times.append(label_times)
-        self._true_labels.append(labels)
+        for attr, values in zip(("_times", "_label_times", "_true_labels"), columns):
+            index = getattr(self, attr)
+            if isinstance(index, _StreamPrefix):
+                if origin is not None and index.extends(origin):
+                    index.append_rows(origin, n)
+                    continue
+                index = index.copied()  # not the next stream rows: from here on the index keeps copies
+                setattr(self, attr, index)
+            index.append(values)
+        labels = columns[2]
         missing = _missing_like(labels, n)
         self._known.append(missing)
         self._revealed.append(np.zeros(n, dtype=bool))
         self._outputs.append(outputs)
-        self._versions.append(np.full(n, version, dtype=np.int64))
+        self._versions.append(version, n)
         self._pending = np.concatenate([self._pending, np.arange(start, start + n, dtype=np.int64)])
         if self.budget_bytes is not None:
             self._enforce_budget()
@@ -169,9 +242,14 @@ class History:
         state["_reader"] = None
         return state
 
-    def reattach(self, reader) -> None:
-        """After unpickling: read stream rows through ``reader(a, b)`` again; chunks load on demand."""
+    def reattach(self, reader, stream_columns: tuple | None = None) -> None:
+        """After unpickling: read stream rows through ``reader(a, b)`` and the index columns from
+        ``stream_columns`` again; chunks load on demand."""
         self._reader = reader
+        for attr, column in zip(("_times", "_label_times", "_true_labels"), stream_columns or ()):
+            index = getattr(self, attr)
+            if isinstance(index, _StreamPrefix):
+                index.reattach(column)
         self._chunks = [src[1] if src[0] == "table" else None for src in self._sources]
         self._mem_bytes = sum(c.nbytes for c in self._chunks if c is not None)
         self._evicted = 0

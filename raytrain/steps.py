@@ -53,8 +53,9 @@ class _Step:
         self.meta = meta
         self.names = names
         self.component = spec.cls()
-        self.history = History(list(meta.inputs) if spec.role == SERVE else ["rows"], budget_bytes=history_budget,
-                               reader=source.rows)
+        serving = spec.role == SERVE
+        self.history = History(list(meta.inputs) if serving else ["rows"], budget_bytes=history_budget,
+                               reader=source.rows, stream_columns=self.frames.stream_columns() if serving else None)
         self.component.history = self.history
         self.times = self.frames.times
 
@@ -83,7 +84,7 @@ class _Step:
 
     def load_state(self, state: dict) -> None:
         self.history = state["history"]
-        self.history.reattach(self.source.rows)
+        self.history.reattach(self.source.rows, self.frames.stream_columns())
         self.component = state["component"]
         self.component.history = self.history
         if state["policy"] is not None:
@@ -116,9 +117,10 @@ class ServingStep(_Step):
         self.history.advance(t.start)
         for attr in self._hooks("before_run"):
             self._call("before_run", attr, t.start, requests)
-        outputs = self._serve(t, model, version, requests) if t.events else np.empty(0)
-        comp.batch = self.frames.batch(t.row_start, t.row_stop)
         a, b = t.row_start, t.row_stop
+        outputs = self._serve(t, model, version, requests) if t.events else np.empty(0)
+        if not (t.events and self.n_replicas == 0):  # else run_rows has set the whole tick's batch already
+            comp.batch = self.frames.batch(a, b)
         self.history.append(self.source.rows(a, b), outputs, version, origin=a, columns=self.frames.columns(a, b))
         self.history.advance(t.end)
         for attr in self._hooks("after_run"):
@@ -284,6 +286,13 @@ class Frames:
         if self._labels is None:
             self._labels = self.source.table.column(LABEL).to_numpy(zero_copy_only=False)
         return self._labels[a:b]
+
+    def stream_columns(self) -> tuple:
+        """The whole stream's event times, label times and labels (None for a lazy stream) as numpy."""
+        if self.source.lazy:
+            return self.times, self.label_times, None
+        self.truth(0, 0)
+        return self.times, self.label_times, self._labels
 
     def columns(self, a: int, b: int):
         """Rows a..b's event times, label times and true labels as numpy (for the history's index)."""

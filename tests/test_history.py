@@ -161,3 +161,79 @@ def test_frame_view_has_everything_masked_at_now():
     assert [None if np.isnan(v) else int(v) for v in df["label"]] == [1, None, 1, None, None, None]
     assert df["label_time"].isna().tolist() == [False, True, False, True, True, True]
     assert list(df["output"]) == [10, 11, 12, 13, 14, 15] and list(df["version"]) == [1, 1, 1, 2, 2, 2]
+
+
+# -- the index read from the stream's own columns (no copy) ----------------------------------------------
+def stream_columns(s):
+    t = s.table
+    return (t.column("__time__").cast("int64").to_numpy(),
+            t.column("__label_time__").cast("int64").fill_null(np.iinfo(np.int64).max).to_numpy(),
+            t.column("__label__").to_numpy())
+
+
+def everything(h):
+    return {"times": h.times, "labels": h.labels, "known": h.known, "order": h.known_order,
+            "label_times": h.label_times, "versions": h.versions, "outputs": h.outputs,
+            "inputs": h.inputs[:].to_numpy()}
+
+
+def assert_same(a, b):
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("now_min", [0, 21, 71, 251])
+def test_an_index_over_the_stream_columns_reads_exactly_like_copies(now_min):
+    s = stream()
+    h = History(s.inputs, stream_columns=stream_columns(s))
+    h.append(s.table.slice(1, 2), np.array([11, 12]), version=1, origin=1)
+    h.append(s.table.slice(3, 3), np.array([13, 14, 15]), version=2, origin=3)
+    h.advance(at(now_min))
+    copies = History(s.inputs)
+    copies.append(s.table.slice(1, 2), np.array([11, 12]), version=1)
+    copies.append(s.table.slice(3, 3), np.array([13, 14, 15]), version=2)
+    copies.advance(at(now_min))
+    assert_same(everything(h), everything(copies))
+    assert np.shares_memory(h.times, stream_columns(s)[0]) or len(h.times) == 0
+    assert len(h.times) == 5 and h.times[-1] == s.table.column("__time__").to_numpy()[5]
+
+
+def test_rows_that_do_not_continue_the_stream_prefix_are_copied_and_read_correctly():
+    s = stream()
+    h = History(s.inputs, stream_columns=stream_columns(s))
+    h.append(s.table.slice(0, 2), np.array([10, 11]), version=1, origin=0)
+    h.append(s.table.slice(4, 2), np.array([14, 15]), version=1, origin=4)  # rows 2..3 skipped
+    h.advance(at(10**6))
+    copies = History(s.inputs)
+    copies.append(s.table.slice(0, 2), np.array([10, 11]), version=1)
+    copies.append(s.table.slice(4, 2), np.array([14, 15]), version=1)
+    copies.advance(at(10**6))
+    assert_same(everything(h), everything(copies))
+
+
+def test_a_checkpointed_index_keeps_row_ranges_and_reattaches_to_the_stream():
+    import pickle
+
+    s = stream()
+    cols = stream_columns(s)
+    h = History(s.inputs, stream_columns=cols, reader=lambda a, b: s.table.slice(a, b - a))
+    h.append(s.table.slice(0, 3), np.array([10, 11, 12]), version=1, origin=0)
+    h.advance(at(21))
+    blob = pickle.dumps(h)
+    back = pickle.loads(blob)
+    assert back._times.column is None and back._true_labels.column is None  # not in the checkpoint
+    back.reattach(lambda a, b: s.table.slice(a, b - a), cols)
+    for x in (h, back):
+        x.append(s.table.slice(3, 3), np.array([13, 14, 15]), version=2, origin=3)
+        x.advance(at(71))
+    assert_same(everything(back), everything(h))
+
+
+def test_versions_are_one_value_per_row():
+    s = stream()
+    h = History(s.inputs)
+    for i, version in enumerate([1, 1, 2, 5, 5, 5]):
+        h.append(s.table.slice(i, 1), np.array([i]), version=version)
+    assert h.versions.tolist() == [1, 1, 2, 5, 5, 5]
+    assert h.versions.dtype == np.int64 and not h.versions.flags.writeable
+    assert History(s.inputs).versions.tolist() == []
