@@ -175,6 +175,7 @@ class History:
         self._outputs = _Growable()
         self._versions = _Runs()
         self._pending = np.empty(0, dtype=np.int64)
+        self._next_due = _NEVER           # the earliest label time among the pending rows
         self._now: int | None = None
 
     # -- writing (the runtime only) ------------------------------------------------------------------
@@ -214,6 +215,7 @@ class History:
         self._outputs.append(outputs)
         self._versions.append(version, n)
         self._pending = np.concatenate([self._pending, np.arange(start, start + n, dtype=np.int64)])
+        self._next_due = min(self._next_due, int(self._label_times.buf[start: start + n].min()))
         if self.budget_bytes is not None:
             self._enforce_budget()
         if self._now is not None:
@@ -224,7 +226,7 @@ class History:
         if self._now is not None and now_ns < self._now:
             raise ValueError(f"the clock went back from {self._now} to {now_ns}")
         self._now = int(now_ns)
-        if len(self._pending):
+        if self._next_due < self._now:  # else no pending label is due: nothing to look at
             lt = self._label_times.buf[self._pending]
             due = lt < self._now
             if due.any():
@@ -234,6 +236,7 @@ class History:
                 self._known.writable()[idx] = self._true_labels.buf[idx]
                 self._revealed.writable()[idx] = True
                 self._pending = self._pending[~due]
+                self._next_due = int(lt[~due].min()) if len(self._pending) else _NEVER
 
     # -- checkpoints (the runtime only) ----------------------------------------------------------------
     def __getstate__(self) -> dict:
