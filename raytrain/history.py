@@ -127,25 +127,73 @@ class _StreamPrefix:
 
 
 class _Runs:
-    """An int64 column stored as runs (a model version changes a few times per backtest, not per row)."""
+    """An int64 column stored as runs (a model version changes a few times per backtest, not per row);
+    spelled out one value per row only once somebody reads it, then kept up to date."""
 
     def __init__(self):
         self.starts, self.values, self.n = [], [], 0
-        self._view = None
+        self.rows = None  # _Growable, once read
 
     def append(self, value: int, n: int) -> None:
         if not self.values or self.values[-1] != value:
             self.starts.append(self.n)
             self.values.append(int(value))
         self.n += n
-        self._view = None
+        if self.rows is not None:
+            self.rows.append(np.full(n, value, dtype=np.int64))
 
     def view(self) -> np.ndarray:
-        if self._view is None or len(self._view) != self.n:
+        if self.rows is None:
+            self.rows = _Growable(np.int64)
             lengths = np.diff(np.asarray(self.starts + [self.n], dtype=np.int64))
-            self._view = np.repeat(np.asarray(self.values, dtype=np.int64), lengths)
-            self._view.flags.writeable = False
-        return self._view
+            self.rows.append(np.repeat(np.asarray(self.values, dtype=np.int64), lengths))
+        return self.rows.view()
+
+
+class _LabelIndex:
+    """The labels known at now: their values (missing elsewhere), which rows they are, and the order
+    they arrived in. Built the first time a hook or policy reads labels, then kept up to date as the
+    clock moves; a history nobody asks about labels never pays for it.
+
+    A label is known iff its label time is strictly before now. Labels arrive in label-time order
+    (ties: row order), so building it late gives exactly what keeping it from the start would have,
+    as long as no row is appended after its label time has passed (History builds it first then)."""
+
+    def __init__(self, label_times: np.ndarray, labels: np.ndarray, n: int, now: int | None):
+        lt = label_times[:n]
+        revealed = lt < now if now is not None else np.zeros(n, dtype=bool)
+        idx = np.flatnonzero(revealed)
+        self.known = _Growable()
+        self.revealed = _Growable(np.bool_)
+        self.order = _Growable(np.int64)
+        if n:
+            known = _missing_like(labels[:n], n)
+            known[idx] = labels[idx]
+            self.known.append(known)
+            self.revealed.append(revealed)
+        self.order.append(idx[np.argsort(lt[idx], kind="stable")])
+        self.pending = np.flatnonzero(~revealed)
+        self.next_due = int(lt[self.pending].min()) if len(self.pending) else _NEVER
+
+    def add(self, start: int, n: int, label_times: np.ndarray, labels: np.ndarray) -> None:
+        self.known.append(_missing_like(labels, n))
+        self.revealed.append(np.zeros(n, dtype=bool))
+        self.pending = np.concatenate([self.pending, np.arange(start, start + n, dtype=np.int64)])
+        self.next_due = min(self.next_due, int(label_times.min()))
+
+    def advance(self, now: int, label_times: np.ndarray, labels: np.ndarray) -> None:
+        """Reveal every pending label whose label time is before now (buffers indexed by history row)."""
+        if self.next_due >= now:  # no pending label is due: nothing to look at
+            return
+        lt = label_times[self.pending]
+        due = lt < now
+        idx = self.pending[due]
+        # Within one step of the clock, labels arrive in label-time order (ties: row order).
+        self.order.append(idx[np.argsort(lt[due], kind="stable")])
+        self.known.writable()[idx] = labels[idx]
+        self.revealed.writable()[idx] = True
+        self.pending = self.pending[~due]
+        self.next_due = int(lt[~due].min()) if len(self.pending) else _NEVER
 
 
 class History:
@@ -169,13 +217,9 @@ class History:
         self._times = _StreamPrefix(times) if times is not None else _Growable(np.int64)
         self._label_times = _StreamPrefix(label_times) if label_times is not None else _Growable(np.int64)
         self._true_labels = _StreamPrefix(labels) if labels is not None else _Growable()
-        self._known = _Growable()         # labels revealed so far; missing elsewhere
-        self._revealed = _Growable(np.bool_)
-        self._order = _Growable(np.int64)  # rows in the order their labels were revealed
         self._outputs = _Growable()
         self._versions = _Runs()
-        self._pending = np.empty(0, dtype=np.int64)
-        self._next_due = _NEVER           # the earliest label time among the pending rows
+        self._label_index: _LabelIndex | None = None  # built when labels are first read
         self._now: int | None = None
 
     # -- writing (the runtime only) ------------------------------------------------------------------
@@ -190,15 +234,17 @@ class History:
         if n == 0:
             return
         start = len(self)
+        if columns is None:
+            columns = (rows.column(TIME).cast(pa.int64()).to_numpy(),
+                       rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy(),
+                       rows.column(LABEL).to_numpy(zero_copy_only=False))
+        if self._label_index is None and self._now is not None and columns[1].min() < self._now:
+            self._labels()  # rows whose label time has passed already: their labels arrive now, in this order
         self._chunks.append(rows)
         self._chunk_starts.append(start)
         self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
         if self.budget_bytes is not None:  # nbytes of a slice walks its buffers: only when it is needed
             self._mem_bytes += rows.nbytes
-        if columns is None:
-            columns = (rows.column(TIME).cast(pa.int64()).to_numpy(),
-                       rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy(),
-                       rows.column(LABEL).to_numpy(zero_copy_only=False))
         for attr, values in zip(("_times", "_label_times", "_true_labels"), columns):
             index = getattr(self, attr)
             if isinstance(index, _StreamPrefix):
@@ -208,14 +254,10 @@ class History:
                 index = index.copied()  # not the next stream rows: from here on the index keeps copies
                 setattr(self, attr, index)
             index.append(values)
-        labels = columns[2]
-        missing = _missing_like(labels, n)
-        self._known.append(missing)
-        self._revealed.append(np.zeros(n, dtype=bool))
         self._outputs.append(outputs)
         self._versions.append(version, n)
-        self._pending = np.concatenate([self._pending, np.arange(start, start + n, dtype=np.int64)])
-        self._next_due = min(self._next_due, int(self._label_times.buf[start: start + n].min()))
+        if self._label_index is not None:
+            self._label_index.add(start, n, columns[1], columns[2])
         if self.budget_bytes is not None:
             self._enforce_budget()
         if self._now is not None:
@@ -226,17 +268,15 @@ class History:
         if self._now is not None and now_ns < self._now:
             raise ValueError(f"the clock went back from {self._now} to {now_ns}")
         self._now = int(now_ns)
-        if self._next_due < self._now:  # else no pending label is due: nothing to look at
-            lt = self._label_times.buf[self._pending]
-            due = lt < self._now
-            if due.any():
-                idx = self._pending[due]
-                # Within one step of the clock, labels arrive in label-time order (ties: row order).
-                self._order.append(idx[np.argsort(lt[due], kind="stable")])
-                self._known.writable()[idx] = self._true_labels.buf[idx]
-                self._revealed.writable()[idx] = True
-                self._pending = self._pending[~due]
-                self._next_due = int(lt[~due].min()) if len(self._pending) else _NEVER
+        if self._label_index is not None:
+            self._label_index.advance(self._now, self._label_times.buf, self._true_labels.buf)
+
+    def _labels(self) -> _LabelIndex:
+        if self._label_index is None:
+            n = len(self)
+            lt, labels = (self._label_times.buf, self._true_labels.buf) if n else (np.empty(0, np.int64), np.empty(0))
+            self._label_index = _LabelIndex(lt, labels, n, self._now)
+        return self._label_index
 
     # -- checkpoints (the runtime only) ----------------------------------------------------------------
     def __getstate__(self) -> dict:
@@ -306,22 +346,22 @@ class History:
 
     @property
     def labels(self) -> np.ndarray:
-        return self._known.view()
+        return self._labels().known.view()
 
     @property
     def known(self) -> np.ndarray:
         """True where the label is already visible."""
-        return self._revealed.view()
+        return self._labels().revealed.view()
 
     @property
     def known_order(self) -> np.ndarray:
         """Indices of the rows whose label is visible, in the order the labels arrived."""
-        return self._order.view()
+        return self._labels().order.view()
 
     @property
     def label_times(self) -> np.ndarray:
         lt = self._label_times.view()
-        out = np.where(self._revealed.view(), lt, np.iinfo(np.int64).min).view("datetime64[ns]")
+        out = np.where(self.known, lt, np.iinfo(np.int64).min).view("datetime64[ns]")
         out.flags.writeable = False
         return out
 

@@ -237,3 +237,35 @@ def test_versions_are_one_value_per_row():
     assert h.versions.tolist() == [1, 1, 2, 5, 5, 5]
     assert h.versions.dtype == np.int64 and not h.versions.flags.writeable
     assert History(s.inputs).versions.tolist() == []
+
+
+# -- the label index is built on first read: reading late gives what reading all along gave -----------
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=150, deadline=None)
+@given(delays=st.lists(st.one_of(st.none(), st.integers(0, 90)), min_size=1, max_size=30),
+       steps=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 4)), min_size=1, max_size=12),
+       read_at=st.integers(0, 12))
+def test_labels_read_late_equal_labels_read_all_along(delays, steps, read_at):
+    """Rows arrive in batches while the clock moves by random amounts (some rows are appended after
+    their label time has passed); one history is read after every step, the other only from step
+    ``read_at`` on. Every view must agree wherever both are read."""
+    n = len(delays)
+    s = stream(labels=[i % 2 for i in range(n)], delays=delays)
+    cols = stream_columns(s)
+    eager = History(s.inputs, stream_columns=cols)
+    late = History(s.inputs, stream_columns=cols)
+    now, row = 0, 0
+    for i, (move, take) in enumerate(steps):
+        now += move
+        take = min(take, n - row)
+        for h in (eager, late):
+            h.advance(at(now))
+            if take:
+                h.append(s.table.slice(row, take), np.arange(row, row + take), version=i, origin=row)
+        row += take
+        views = everything(eager)
+        if i >= read_at:
+            assert_same(views, everything(late))
+    assert_same(everything(eager), everything(late))
