@@ -260,7 +260,10 @@ class Frames:
         else:
             table = source.table
             self.times = table.column(TIME).cast(pa.int64()).to_numpy()
-            self.label_times = table.column(LABEL_TIME).cast(pa.int64()).fill_null(np.iinfo(np.int64).max).to_numpy()
+            label_times = table.column(LABEL_TIME).cast(pa.int64())
+            if label_times.null_count:  # fill_null copies even when there is nothing to fill
+                label_times = label_times.fill_null(np.iinfo(np.int64).max)
+            self.label_times = label_times.to_numpy()
         self._batch = self._training = self._labels = None
 
     def batch(self, a: int, b: int) -> pd.DataFrame:

@@ -60,13 +60,25 @@ class Sliding:
 
     def select(self, times_ns: np.ndarray, label_times_ns: np.ndarray, now_ns: int) -> np.ndarray:
         if self._duration_ns is None:
-            return visible_rows(times_ns, label_times_ns, now_ns)[-self.rows:]
+            return _last_visible(times_ns, label_times_ns, now_ns, self.rows)
         first = int(np.searchsorted(times_ns, now_ns - self._duration_ns, side="left"))
         stop = int(np.searchsorted(times_ns, now_ns, side="left"))
         return np.flatnonzero(label_times_ns[first:stop] < now_ns) + first
 
     def __repr__(self) -> str:
         return f"Sliding({self.duration!r})" if self.duration is not None else f"Sliding(rows={self.rows})"
+
+
+def _last_visible(times_ns, label_times_ns, now_ns: int, n: int) -> np.ndarray:
+    """The last ``n`` of visible_rows(), reading back from now only as far as needed (O(n), not O(rows))."""
+    stop = int(np.searchsorted(times_ns, now_ns, side="left"))
+    size = 2 * n
+    while True:
+        lo = max(0, stop - size)
+        idx = np.flatnonzero(label_times_ns[lo:stop] < now_ns) + lo
+        if len(idx) >= n or lo == 0:
+            return idx[-n:]
+        size *= 4
 
 
 def visible_rows(times_ns: np.ndarray, label_times_ns: np.ndarray, now_ns: int) -> np.ndarray:
