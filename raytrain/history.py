@@ -240,9 +240,16 @@ class History:
                        rows.column(LABEL).to_numpy(zero_copy_only=False))
         if self._label_index is None and self._now is not None and columns[1].min() < self._now:
             self._labels()  # rows whose label time has passed already: their labels arrive now, in this order
-        self._chunks.append(rows)
-        self._chunk_starts.append(start)
-        self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
+        last = self._chunks[-1] if self._chunks and self._sources[-1][0] == "table" else None
+        if origin is None and last is not None and last.num_rows < 4096 and last.schema == rows.schema:
+            # Small tables of their own (a training run's record) join the previous one: a checkpoint
+            # then pickles a few tables, not one per training run.
+            merged = pa.concat_tables([last, rows]).combine_chunks()
+            self._chunks[-1], self._sources[-1] = merged, ("table", merged)
+        else:
+            self._chunks.append(rows)
+            self._chunk_starts.append(start)
+            self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
         if self.budget_bytes is not None:  # nbytes of a slice walks its buffers: only when it is needed
             self._mem_bytes += rows.nbytes
         for attr, values in zip(("_times", "_label_times", "_true_labels"), columns):
