@@ -241,8 +241,8 @@ class History:
         if self._label_index is None and self._now is not None and columns[1].min() < self._now:
             self._labels()  # rows whose label time has passed already: their labels arrive now, in this order
         last = self._chunks[-1] if self._chunks and self._sources[-1][0] == "table" else None
-        if origin is None and last is not None and last.num_rows < 4096 and last.schema == rows.schema:
-            # Small tables of their own (a training run's record) join the previous one: a checkpoint
+        if origin is None and n == 1 and last is not None and last.num_rows < 1024 and last.schema == rows.schema:
+            # One-row tables of their own (a training run's record) join the previous one: a checkpoint
             # then pickles a few tables, not one per training run.
             merged = pa.concat_tables([last, rows]).combine_chunks()
             self._chunks[-1], self._sources[-1] = merged, ("table", merged)
