@@ -1,9 +1,11 @@
 """sweep(): one backtest per policy, many at once across the Ray cluster.
 
 The stream goes into the object store once; every backtest reads it zero-copy. Each concurrent backtest
-runs in a *slot*: a coordinator that reserves one CPU (so Ray spreads slots over the cluster's nodes)
-and its component actors pinned to the coordinator's node. Slots are reused from one policy to the
-next, so a policy costs its own work plus a few milliseconds. At most ``max_concurrent`` backtests are
+runs in a *slot*: a coordinator and its component actors. On a cluster of several nodes the coordinator
+reserves one CPU (so Ray spreads slots over the nodes) and its component actors are pinned to its node;
+on a single node (a laptop) slots are made of the idle actors ``rt.backtest`` keeps, and go back to
+them afterwards, so a sweep after a backtest or another sweep starts no new worker process. Slots are
+reused from one policy to the next, so a policy costs its own work plus a few milliseconds. At most ``max_concurrent`` backtests are
 in flight (backpressure). Each result is saved the moment it finishes; a rerun on the same directory
 skips what is saved (resume). A policy that raises is recorded with its error and the others go on; a
 backtest lost with its node or worker is run again.
@@ -23,6 +25,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raytrain.errors import ConfigError, RaytrainError
 from raytrain.result import BacktestResult
+from raytrain.runtime import pool
 from raytrain.runtime.actors import ComponentActor
 from raytrain.runtime.backtest import build_result, prepare, put_stream, settings_of, with_policy
 from raytrain.runtime.coordinator import Coordinator
@@ -80,6 +83,9 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
         raise ConfigError(f"max_concurrent must be at least 1; got {max_concurrent}.")
     todo = [(name, 0) for name in configs]
     idle, in_flight, total, done = [], {}, len(configs), 0
+    one_node = sum(node["Alive"] for node in ray.nodes()) == 1
+    if one_node:  # pooled slots hold no CPU: keep to one backtest per CPU, as CPU-holding slots do
+        max_concurrent = min(max_concurrent, max(1, int(ray.cluster_resources().get("CPU", 1))))
     # New slots wait here for a CPU without blocking the loop: every CPU may be held by running slots
     # (max_concurrent above the cluster's CPUs, or a node lost), and only this loop can free one.
     placing = {}
@@ -111,6 +117,8 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
                 name, attempt = todo.pop(0)
                 if idle:
                     start(idle.pop(), name, attempt)
+                elif one_node:
+                    start(_PooledSlot(base.n_actors()), name, attempt)
                 else:
                     slot = _Slot(base.n_actors())
                     placing[slot.placed] = (name, attempt, slot)
@@ -164,7 +172,7 @@ def _run(configs, stream, kwargs, base, result, out, key, max_concurrent, retrie
         raise
     finally:
         for slot in idle:
-            slot.kill()
+            slot.done()
 
 
 class _Slot:
@@ -182,11 +190,26 @@ class _Slot:
                         for _ in range(self.n_components)]
 
     def kill(self):
-        for actor in [self.coordinator, *self.handles]:
-            try:
-                ray.kill(actor)
-            except Exception:
-                pass
+        pool.discard([self.coordinator, *self.handles])
+
+    def done(self):
+        """The sweep is over: this slot's CPU is given back with its actors."""
+        self.kill()
+
+
+class _PooledSlot(_Slot):
+    """A slot of idle actors from the backtest pool (one node: nothing to spread), returned to it after."""
+
+    def __init__(self, n_components: int):
+        self.coordinator, self.handles = pool.take(n_components)
+
+    def done(self):
+        try:
+            ray.get([a.release.remote() for a in self.handles])
+        except ray.exceptions.RayError:
+            self.kill()
+            return
+        pool.give_back(self.coordinator, self.handles)
 
 
 def _named(policies) -> dict:
