@@ -18,6 +18,8 @@ from raytrain.steps import Deployment, ServingStep, TrainingStep
 
 __all__ = ["ComponentActor"]
 
+_MISSING = object()
+
 
 @ray.remote(num_cpus=0, max_concurrency=1)
 class ComponentActor:
@@ -41,26 +43,33 @@ class ComponentActor:
             self.step.remote_parts = self._remote_parts
         self.deploys = []      # (from_tick, version, trained_at_ns, [model_ref]), sorted by from_tick
         self.model, self.model_ref, self.version = None, None, 0
+        self.models = {}       # version -> model value, for deploys not yet reached
         self.deployment = Deployment()
         return True
 
     def release(self) -> None:
         """Drop the finished backtest's state (its history, model, stream) before idling in the pool."""
         self.step, self.deploys, self.model, self.model_ref, self.replicas = None, [], None, None, []
+        self.models = {}
 
-    def serve(self, first: int, last: int, deploys: list, budget_s: float = 0.5) -> dict:
+    def serve(self, first: int, last: int, deploys: list, *models, budget_s: float = 0.5) -> dict:
         """Serve ticks first..last in order; stop early after a tick that asks for a refresh, or once
-        ``budget_s`` of wall time has passed (so the coordinator can report progress)."""
+        ``budget_s`` of wall time has passed (so the coordinator can report progress). ``models``: the
+        deploys' models, passed as top-level arguments so that Ray hands them over with the call (small
+        ones inline) rather than this actor fetching each from its owner."""
         for _, version, trained_at, _ in deploys:  # a retrain is known from the moment it is decided
             self.deployment.last_retrain_ns = max(self.deployment.last_retrain_ns, trained_at)
             self.deployment.retrains += version > 1
+        for (_, version, _, _), model in zip(deploys, models):
+            self.models[version] = model
         self.deploys = sorted(self.deploys + list(deploys), key=lambda d: (d[0], d[1]))
         started = _time.perf_counter()
         ticks, versions, values, requests = [], [], [], []
         for k in range(first, last + 1):
             while self.deploys and self.deploys[0][0] <= k:
                 _, self.version, self.deployment.trained_at_ns, ref = self.deploys.pop(0)
-                self.model, self.model_ref = ray.get(ref[0]), ref[0]
+                model = self.models.pop(self.version, _MISSING)
+                self.model, self.model_ref = (ray.get(ref[0]) if model is _MISSING else model), ref[0]
             tick_values, tick_requests = self.step.tick(k, self.model, self.version, self.deployment)
             ticks.append(k)
             versions.append(self.version)
@@ -86,6 +95,7 @@ class ComponentActor:
     def restore(self, checkpoint: dict) -> bool:
         self.step.load_state(checkpoint["step"])
         self.deploys, self.model_ref = list(checkpoint["deploys"]), checkpoint["model_ref"]
+        self.models = {}  # the deploys still pending fetch their models by reference
         self.version, self.deployment = checkpoint["version"], checkpoint["deployment"]
         self.model = ray.get(self.model_ref) if self.model_ref is not None else None
         return True

@@ -129,7 +129,7 @@ class Coordinator:
         call = len(self.sent[name]) - 1
         while True:
             try:
-                reply = await self.actors[name].serve.remote(k, last, deploys)
+                reply = await self.actors[name].serve.remote(k, last, deploys, *_models(deploys))
                 break
             except Exception as exc:
                 if not _lost(exc) or self.recoveries >= MAX_RECOVERIES:
@@ -158,7 +158,7 @@ class Coordinator:
         resend = [d for calls in self.sent[name][after + 1: call] for d in calls]
         k, target = tick + 1, self.done[name]
         while k <= target:
-            reply = await self.actors[name].serve.remote(k, target, resend)
+            reply = await self.actors[name].serve.remote(k, target, resend, *_models(resend))
             resend = []
             k = reply["ticks"][-1] + 1
 
@@ -237,6 +237,11 @@ class Coordinator:
 
 
 MAX_RECOVERIES = 3
+
+
+def _models(deploys: list) -> list:
+    """The deploys' model references, to pass as top-level arguments (Ray resolves those for the callee)."""
+    return [refs[0] for *_, refs in deploys]
 
 
 def _lost(exc: BaseException) -> bool:
