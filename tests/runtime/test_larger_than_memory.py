@@ -86,10 +86,10 @@ def test_lazy_stream_with_history_budget_keeps_memory_bounded(ray_session, parqu
     mem = json.loads((tmp_path / "memory.json").read_text())
     assert mem["rows"] == N_ROWS - 10_000
     growth = mem["peak"] - mem["first"]
-    # The per-row index every history keeps in memory: times, label times, true and known labels, revealed
-    # flags, reveal order, outputs, versions: 57 bytes a row, in buffers that grow by 1.5x (2.5x while
-    # a buffer is being grown).
-    index_bytes = int(2.5 * N_ROWS * 57)
+    # What a history keeps per row whatever the budget: its outputs, and for a lazy stream the labels
+    # (event and label times are the source's own arrays): 16 bytes a row, in buffers that grow by
+    # 1.5x (2.5x while a buffer is being grown). This hook reads no labels: no label index.
+    index_bytes = int(2.5 * N_ROWS * 16)
     cache_bytes = 2 * ROW_GROUP * (N_FEATURES + 3) * 8        # the source's row-group cache
     bound = BUDGET + index_bytes + cache_bytes + 64_000_000   # + pandas/arrow working memory of one tick
     print(f"\nstream: {in_memory_bytes / 1e6:.0f} MB in memory ({raw_bytes / 1e6:.0f} MB Parquet), "
