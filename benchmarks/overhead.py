@@ -3,7 +3,8 @@
 The flights year (327k events), daily ticks, 30-day warm-up. Two models:
   trivial  predicts the majority class of its training data (so the runtime is all there is)
   logreg   scikit-learn StandardScaler + LogisticRegression, retrained every 30 days
-Ray start-up is reported separately; each figure is the best of --repeat runs.
+Ray start-up is reported separately; each figure is the best of --repeat runs. The hand loop uses one
+BLAS thread, as Ray's workers do (OMP_NUM_THREADS=1).
 
     python benchmarks/overhead.py [--repeat 3]
 """
@@ -16,6 +17,7 @@ import time
 import numpy as np
 import pandas as pd
 import ray
+from threadpoolctl import threadpool_limits
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -92,6 +94,24 @@ def hand_loop(df: pd.DataFrame, kind: str, retrain: bool, every: pd.Timedelta = 
     return np.asarray(accs)
 
 
+@ray.remote(num_cpus=0)
+class Echo:
+    def call(self, x=None):
+        return x
+
+
+def round_trip_ms(n=300) -> float:
+    """One actor call waited for before the next: the floor under every step a backtest cannot pipeline
+    (set-up, each training run, the serve call that deploys its model)."""
+    echo = Echo.remote()
+    ray.get(echo.call.remote())
+    start = time.perf_counter()
+    for _ in range(n):
+        ray.get(echo.call.remote())
+    ray.kill(echo)
+    return 1000 * (time.perf_counter() - start) / n
+
+
 def best_of(repeat, fn):
     times, out = [], None
     for _ in range(repeat):
@@ -112,12 +132,14 @@ def main(argv=None):
     ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     print(f"Ray start-up: {time.perf_counter() - start:.2f}s (not counted below)")
     rt.backtest([Training, Serving], stream, tick="1D", warmup="30D")  # warm the worker pool
+    print(f"one actor round trip on this machine: {round_trip_ms():.2f} ms (the floor per unpipelined step)")
 
     print(f"{'case':32s} {'hand loop':>10s} {'raytrain':>10s} {'ratio':>7s} {'ms/tick rt':>11s}  agree")
     for kind, retrain in (("trivial", False), ("trivial", True), ("logreg", False), ("logreg", True)):
         trainer = Training if kind == "trivial" else LogregTraining
         server = EveryServing if retrain else Serving
-        hand_s, accs = best_of(args.repeat, lambda: hand_loop(df, kind, retrain))
+        with threadpool_limits(1):  # one BLAS thread, as in Ray's workers (OMP_NUM_THREADS=1)
+            hand_s, accs = best_of(args.repeat, lambda: hand_loop(df, kind, retrain))
         rt_s, result = best_of(args.repeat, lambda: rt.backtest([trainer, server], stream, tick="1D", warmup="30D"))
         agree = np.allclose(result.metrics["accuracy"].to_numpy(), accs, equal_nan=True)
         label = f"{kind}, {'every 30 days' if retrain else 'never retrain'}"
