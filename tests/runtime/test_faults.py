@@ -174,8 +174,11 @@ def _starts(records: Path) -> int:
 
 def _run_script(out, records, address, **popen):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # Ctrl-C must reach it as KeyboardInterrupt even when this test runs in the background (a shell's
+    # background jobs inherit SIGINT ignored, and Python then installs no handler for it).
     return subprocess.Popen([sys.executable, str(HERE / "interruptible_sweep.py"), str(out), str(records), address],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **popen)
 
 
 def _wait_cpus_free(ray, timeout=60):
@@ -228,3 +231,21 @@ def test_ctrl_c_keeps_finished_results_and_the_rerun_completes_the_rest(ray_sess
     result = rt.SweepResult.load(out)
     assert not result.errors and list(result.table().index) == policies
     _wait_cpus_free(ray)
+
+
+def test_a_pipelined_retrain_equals_an_awaited_one(ray_session, stream, tmp_path):
+    """A trainer without hooks under a fixed latency has its model sent on before its run ends; one with
+    a hook is waited for. The results must not tell them apart."""
+    training, serving = make_pipeline(tmp_path)
+
+    class HookedTraining(training):
+        name = "Training"
+
+        def after_run(self):  # any hook makes the coordinator wait for the run (it could ask for refreshes)
+            pass
+
+    for latency in (None, "25min"):
+        piped = rt.backtest([training, serving], stream, latency=latency, **SETTINGS)
+        awaited = rt.backtest([HookedTraining, serving], stream, latency=latency, **SETTINGS)
+        assert piped.summary["retrains"] >= 5
+        assert_same_result(piped, awaited)
