@@ -232,20 +232,3 @@ def test_ctrl_c_keeps_finished_results_and_the_rerun_completes_the_rest(ray_sess
     assert not result.errors and list(result.table().index) == policies
     _wait_cpus_free(ray)
 
-
-def test_a_pipelined_retrain_equals_an_awaited_one(ray_session, stream, tmp_path):
-    """A trainer without hooks under a fixed latency has its model sent on before its run ends; one with
-    a hook is waited for. The results must not tell them apart."""
-    training, serving = make_pipeline(tmp_path)
-
-    class HookedTraining(training):
-        name = "Training"
-
-        def after_run(self):  # any hook makes the coordinator wait for the run (it could ask for refreshes)
-            pass
-
-    for latency in (None, "25min"):
-        piped = rt.backtest([training, serving], stream, latency=latency, **SETTINGS)
-        awaited = rt.backtest([HookedTraining, serving], stream, latency=latency, **SETTINGS)
-        assert piped.summary["retrains"] >= 5
-        assert_same_result(piped, awaited)
