@@ -46,10 +46,10 @@ class Deployment:
 
 
 class _Step:
-    def __init__(self, spec: ComponentSpec, source, meta: StreamMeta, names: dict, history_budget=None):
+    def __init__(self, spec: ComponentSpec, source, meta: StreamMeta, names: dict, history_budget=None, frames=None):
         self.spec = spec
         self.source = source
-        self.frames = Frames(source, meta)
+        self.frames = frames if frames is not None else Frames(source, meta)  # reusable across backtests
         self.meta = meta
         self.names = names
         self.component = spec.cls()
@@ -98,8 +98,8 @@ class ServingStep(_Step):
     """Serves ticks: before_run at the tick's start, run on its batch, after_run at its end."""
 
     def __init__(self, spec, source, meta, names, plan: TickPlan, metrics=None, policy=None, policy_target=None,
-                 window=None, history_budget=None):
-        super().__init__(spec, source, meta, names, history_budget)
+                 window=None, history_budget=None, frames=None):
+        super().__init__(spec, source, meta, names, history_budget, frames)
         self.plan = plan
         self.metrics = metrics or []
         self.policy, self.policy_target = policy, policy_target
@@ -194,8 +194,8 @@ class ServingStep(_Step):
 class TrainingStep(_Step):
     """Trains on the labeled rows visible at a simulated now."""
 
-    def __init__(self, spec, source, meta, names, window=None, history_budget=None):
-        super().__init__(spec, source, meta, names, history_budget)
+    def __init__(self, spec, source, meta, names, window=None, history_budget=None, frames=None):
+        super().__init__(spec, source, meta, names, history_budget, frames)
         self.label_times = self.frames.label_times
         self.window = window or Expanding()
 

@@ -14,7 +14,7 @@ import ray
 
 from raytrain.component import TRAIN
 from raytrain.source import TableSource
-from raytrain.steps import Deployment, ServingStep, TrainingStep
+from raytrain.steps import Deployment, Frames, ServingStep, TrainingStep
 
 __all__ = ["ComponentActor"]
 
@@ -27,17 +27,22 @@ class ComponentActor:
 
     def __init__(self):
         self.step = None
+        self.frames, self.frames_key = None, None  # the stream as pandas frames, kept while backtests share it
 
     def setup(self, spec, stream_refs, meta, names, plan=None, metrics=None, policy=None, policy_target=None,
               window=None, replicas=(), history_budget=None) -> bool:
         """Become ``spec``'s component for a new backtest (actors are reusable across backtests)."""
-        stream = ray.get(stream_refs[0])  # an Arrow table (zero-copy) or a lazy Parquet source
-        source = TableSource(stream) if isinstance(stream, pa.Table) else stream
+        key = (stream_refs[0].hex(), meta)
+        if self.frames_key != key:  # a new stream; the next backtest of a sweep reuses these frames
+            stream = ray.get(stream_refs[0])  # an Arrow table (zero-copy) or a lazy Parquet source
+            source = TableSource(stream) if isinstance(stream, pa.Table) else stream
+            self.frames, self.frames_key = Frames(source, meta), key
+        source = self.frames.source
         if spec.role == TRAIN:
-            self.step = TrainingStep(spec, source, meta, names, window, history_budget)
+            self.step = TrainingStep(spec, source, meta, names, window, history_budget, self.frames)
         else:
             self.step = ServingStep(spec, source, meta, names, plan, metrics, policy, policy_target, window,
-                                    history_budget)
+                                    history_budget, self.frames)
             self.replicas = list(replicas)
             self.step.n_replicas = len(self.replicas)
             self.step.remote_parts = self._remote_parts
@@ -50,6 +55,7 @@ class ComponentActor:
     def release(self) -> None:
         """Drop the finished backtest's state (its history, model, stream) before idling in the pool."""
         self.step, self.deploys, self.model, self.model_ref, self.replicas = None, [], None, None, []
+        self.frames, self.frames_key = None, None  # an idle actor holds no stream
         self.models = {}
 
     def serve(self, first: int, last: int, deploys: list, *models, budget_s: float = 0.5) -> dict:
