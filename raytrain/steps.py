@@ -268,6 +268,7 @@ class Frames:
                 label_times = label_times.fill_null(np.iinfo(np.int64).max)
             self.label_times = label_times.to_numpy()
         self._batch = self._training = self._labels = None
+        self._private = self._copy_next = False  # is _training our own copy; should the next run make it
 
     def batch(self, a: int, b: int) -> pd.DataFrame:
         if self.source.lazy:
@@ -280,13 +281,14 @@ class Frames:
         cols = [TIME] + list(self.meta.inputs) + [LABEL, LABEL_TIME]
         if self.source.lazy:
             return self.source.take_frame(index)[cols].rename(columns=self.names)
-        if self._training is None:
+        if self._training is None or self._copy_next:
             table = self.source.table.select(cols)
             # A training run gathers its rows. From the object store's shared memory (small pages) that is
             # slower than from the process's own memory (flights, 336 retrains: 10 -> 5 ms of overhead per
-            # retrain), so streams up to PRIVATE_COPY_BYTES are copied once; larger ones are read in place
-            # and no actor holds a large stream of its own.
-            self._private = table.nbytes <= PRIVATE_COPY_BYTES
+            # retrain), so from the second run on, streams up to PRIVATE_COPY_BYTES are read from a copy
+            # made once; larger ones are read in place and no actor holds a large stream of its own.
+            self._private = self._training is not None
+            self._copy_next = not self._private and table.nbytes <= PRIVATE_COPY_BYTES
             self._training = table.to_pandas(split_blocks=not self._private).rename(columns=self.names)
         if len(index) and index[-1] - index[0] + 1 == len(index):  # a contiguous run
             rows = self._training.iloc[int(index[0]): int(index[-1]) + 1]
