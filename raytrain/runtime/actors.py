@@ -13,6 +13,7 @@ import pyarrow as pa
 import ray
 
 from raytrain.component import TRAIN
+from raytrain.runtime.memory import keep_freed_memory
 from raytrain.source import TableSource
 from raytrain.steps import Deployment, Frames, ServingStep, TrainingStep
 
@@ -26,6 +27,7 @@ class ComponentActor:
     """Runs one component's steps; the stream arrives zero-copy from the object store."""
 
     def __init__(self):
+        keep_freed_memory()  # a training run's gather would otherwise fault its pages in anew every run
         self.step = None
         self.frames, self.frames_key = None, None  # the stream as pandas frames, kept while backtests share it
 

@@ -24,6 +24,7 @@ from raytrain.component import SERVE, TRAIN
 from raytrain.errors import ConfigError
 from raytrain.evaluation import EvaluationMatrix
 from raytrain.runtime.backtest import prepare, put_stream, raise_unwrapped
+from raytrain.runtime.memory import keep_freed_memory
 from raytrain.runtime.session import ensure_ray, ship_by_value
 from raytrain.source import TableSource
 from raytrain.steps import ServingStep, TrainingStep
@@ -135,6 +136,9 @@ def _run(config, trainer, server, stream, candidates, todo, max_concurrent):
 @ray.remote(num_cpus=1)
 class _RowWorker:
     """Trains the candidate model of one row and scores it on every tick it could serve."""
+
+    def __init__(self):
+        keep_freed_memory()  # each row's training run gathers its rows anew (see raytrain.runtime.memory)
 
     def setup(self, config, trainer, server, stream_refs) -> bool:
         stream = ray.get(stream_refs[0])
