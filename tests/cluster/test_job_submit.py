@@ -7,6 +7,7 @@ under it, and a socket path must stay under 108 bytes.
 """
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -91,7 +92,9 @@ def test_flights_example_through_ray_job_submit_writes_its_results(tmp_path):
     temp_dir = tempfile.mkdtemp(prefix="rtj-", dir="/tmp")
     stale_before = STALE.exists()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(RAY_AUTH_MODE="token", RAY_USAGE_STATS_ENABLED="0")  # the submit client must send the token
+    # The head's own token, given to the head and the submit client alike: a fresh machine has no
+    # ~/.ray/auth_token until some ray.init writes one, and `ray start` with token auth will not start.
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), RAY_USAGE_STATS_ENABLED="0")
     head_log = open(tmp_path / "head.log", "w")
     head = subprocess.Popen(
         [RAY, "start", "--head", f"--port={port}", f"--dashboard-port={dashboard}", "--dashboard-host=127.0.0.1",
