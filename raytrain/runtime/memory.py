@@ -5,10 +5,13 @@ when it returns. glibc's malloc serves such sizes by mmap, or from the heap top 
 after the free, so every run faults its pages in again, zero-filled by the kernel. In a component actor
 that was most of a retrain's cost: on the flights year a 300,000-row gather took 30-50 ms there against
 ~5 ms in a plain loop, and a backtest of a trivial model retrained every 30 days went from 0.28 to
-0.20 s (`benchmarks/overhead.py`). So component actors serve allocations below 256 MB from the heap and
-keep up to 256 MB of freed heap for reuse; larger blocks are still mapped and unmapped as before.
-Trimming the heap whenever an actor goes idle in the pool was measured too: the next backtest then
-faults the same pages in again (+70 ms per flights backtest), so an idle actor keeps them.
+0.20 s (`benchmarks/overhead.py`); the 10-million-event replay of `benchmarks/memory.py` from 2.1 to
+1.2 s. So component actors serve allocations below 64 MB from the heap and keep up to 64 MB of freed
+heap for reuse; larger blocks are still mapped and unmapped as before. The price is memory held: on the
+10M replay the serving actor peaked 60 MB higher (the outputs buffer grows by copying, and the old
+buffers stay in the heap). Trimming the heap whenever an actor goes idle in the pool was measured too:
+the next backtest then faults the same pages in again (+70 ms per flights backtest), so an idle actor
+keeps them.
 
 Only glibc has these knobs; elsewhere (macOS, musl) ``keep_freed_memory`` does nothing.
 """
@@ -23,7 +26,7 @@ __all__ = ["keep_freed_memory"]
 # mallopt parameters, from glibc's malloc.h
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-KEEP_BYTES = 256 << 20
+KEEP_BYTES = 64 << 20
 
 
 def keep_freed_memory(limit_bytes: int = KEEP_BYTES) -> bool:
