@@ -21,8 +21,8 @@ Arrays returned are read-only: the history is the record of what happened.
 from __future__ import annotations
 
 import bisect
-
 import os
+import pickle
 import tempfile
 
 import numpy as np
@@ -35,6 +35,7 @@ from raytrain.source import LABEL, LABEL_TIME, TIME
 __all__ = ["History"]
 
 _NEVER = np.iinfo(np.int64).max
+_COLUMNS = ("_times", "_label_times", "_true_labels")  # the per-event columns given with each append
 
 
 class _Growable:
@@ -197,15 +198,32 @@ class _LabelIndex:
 
 
 class History:
-    """The append-only record of one component, read through clock-aware views."""
+    """The append-only record of one component, read through clock-aware views.
+
+    Memory. Without a budget the per-event columns are numpy buffers kept whole: the outputs, and the
+    event times, label times and labels where they are not the stream's own in-memory columns (those
+    are indexed in place, not copied); the label index (about 17 bytes an event) is built the first time
+    labels are read. With ``budget_bytes`` these buffers are not kept: each tick's values stay with its
+    Arrow chunk, count in the budget and are spilled with it, so a history nobody reads per event holds
+    at most the budget plus its newest chunk (plus a few hundred bytes of bookkeeping per chunk), however
+    many events it has seen; ``memory_bytes()`` reports it. Reading a column (``outputs``, ``times``,
+    ``labels``, ``known``, ``label_times``, ``known_order``, ``frame()``) rebuilds it once from the
+    chunks, reading spilled ones back, and from then on keeps it whole and up to date outside the
+    budget: reading opts that column into O(events) memory, as without a budget (reading labels also
+    builds the label index and keeps the label and label-time columns). ``inputs`` keeps nothing: it
+    reads the chunks that hold the rows asked for. ``versions`` is kept as runs of one value until first
+    read, with or without a budget.
+    """
 
     def __init__(self, inputs: list, budget_bytes: int | None = None, reader=None, spill_dir: str | None = None,
                  stream_columns: tuple | None = None):
         """``budget_bytes``: keep at most this much of the Arrow record in memory; older chunks are
         dropped when ``reader(a, b)`` can read the stream rows back, else spilled to Parquet files in
-        ``spill_dir``. Either way they stay readable by hooks. ``stream_columns``: the whole stream's
-        (event times, label times, labels or None) as numpy; while appended rows are consecutive stream
-        rows (given by ``origin``), the index reads them there instead of copying them."""
+        ``spill_dir``. Either way they stay readable by hooks. Under a budget the outputs (and the times,
+        label times and labels not read from ``stream_columns``) go with the chunks too, until first
+        read (see above). ``stream_columns``: the whole stream's (event times, label times, labels or
+        None) as numpy; while appended rows are consecutive stream rows (given by ``origin``), the index
+        reads them there instead of copying them."""
         self.input_names = list(inputs)
         self.budget_bytes, self._reader, self.spill_dir = budget_bytes, reader, spill_dir
         self._mem_bytes = 0
@@ -213,6 +231,8 @@ class History:
         self._chunks: list = []           # pa.Table slices of the stream: the Arrow record of rows
         self._chunk_starts: list = []     # the first row of each chunk
         self._sources: list = []          # how to rebuild each chunk after a checkpoint is restored
+        self._parked: list = []           # per chunk: its values of the parked columns, or a spill path, or None
+        self._n = 0
         times, label_times, labels = stream_columns or (None, None, None)
         self._times = _StreamPrefix(times) if times is not None else _Growable(np.int64)
         self._label_times = _StreamPrefix(label_times) if label_times is not None else _Growable(np.int64)
@@ -221,6 +241,11 @@ class History:
         self._versions = _Runs()
         self._label_index: _LabelIndex | None = None  # built when labels are first read
         self._now: int | None = None
+        # Under a budget, the per-event columns of our own (not the stream's) are "parked": each append's
+        # values go with its chunk (budgeted, spilled with it) and the column's buffer stays empty until
+        # it is first read; see _column().
+        self._parked_columns = () if budget_bytes is None else tuple(
+            attr for attr in _COLUMNS + ("_outputs",) if isinstance(getattr(self, attr), _Growable))
 
     # -- writing (the runtime only) ------------------------------------------------------------------
     def append(self, rows: pa.Table, outputs, version: int = 0, origin: int | None = None, columns=None) -> None:
@@ -233,7 +258,7 @@ class History:
             raise ValueError(f"{len(outputs)} outputs for {n} rows")
         if n == 0:
             return
-        start = len(self)
+        start = self._n
         if columns is None:
             columns = (rows.column(TIME).cast(pa.int64()).to_numpy(),
                        rows.column(LABEL_TIME).cast(pa.int64()).fill_null(_NEVER).to_numpy(),
@@ -250,9 +275,11 @@ class History:
             self._chunks.append(rows)
             self._chunk_starts.append(start)
             self._sources.append(("rows", origin, n) if origin is not None else ("table", rows))
+            self._parked.append(None)
         if self.budget_bytes is not None:  # nbytes of a slice walks its buffers: only when it is needed
             self._mem_bytes += rows.nbytes
-        for attr, values in zip(("_times", "_label_times", "_true_labels"), columns):
+        parking = self._parked_columns
+        for attr, values in zip(_COLUMNS, columns):
             index = getattr(self, attr)
             if isinstance(index, _StreamPrefix):
                 if origin is not None and index.extends(origin):
@@ -260,9 +287,16 @@ class History:
                     continue
                 index = index.copied()  # not the next stream rows: from here on the index keeps copies
                 setattr(self, attr, index)
-            index.append(values)
-        self._outputs.append(outputs)
+            if attr in parking:
+                self._park(attr, values)
+            else:
+                index.append(values)
+        if "_outputs" in parking:
+            self._park("_outputs", outputs)
+        else:
+            self._outputs.append(outputs)
         self._versions.append(version, n)
+        self._n += n
         if self._label_index is not None:
             self._label_index.add(start, n, columns[1], columns[2])
         if self.budget_bytes is not None:
@@ -281,9 +315,44 @@ class History:
     def _labels(self) -> _LabelIndex:
         if self._label_index is None:
             n = len(self)
-            lt, labels = (self._label_times.buf, self._true_labels.buf) if n else (np.empty(0, np.int64), np.empty(0))
+            lt, labels = self._column("_label_times").buf, self._column("_true_labels").buf
+            if not n:
+                lt, labels = np.empty(0, np.int64), np.empty(0)
             self._label_index = _LabelIndex(lt, labels, n, self._now)
         return self._label_index
+
+    # -- parked columns (under a budget) ----------------------------------------------------------------
+    def _park(self, attr: str, values: np.ndarray) -> None:
+        """Keep this append's values of a parked column with the newest chunk (a copy: the caller's
+        array may change later, and a view could keep a larger buffer alive)."""
+        values = np.array(values)
+        held = self._parked[-1]
+        if held is None:
+            held = self._parked[-1] = {}
+        held.setdefault(attr, []).append(values)  # one array per append: replaying them is exact
+        self._mem_bytes += values.nbytes
+
+    def _column(self, attr: str):
+        """The column's buffer; a parked column is first rebuilt from the chunks, then kept whole."""
+        if attr in self._parked_columns:
+            column = getattr(self, attr)  # empty until now: append replays exactly what it would have had
+            for i in range(len(self._parked)):
+                for values in self._parked_values(i).get(attr, ()):
+                    column.append(values)
+            self._parked_columns = tuple(a for a in self._parked_columns if a != attr)
+            for i, held in enumerate(self._parked):
+                if isinstance(held, dict) and attr in held:
+                    self._mem_bytes -= sum(v.nbytes for v in held.pop(attr))
+                    if not held:
+                        self._parked[i] = None
+        return getattr(self, attr)
+
+    def _parked_values(self, i: int) -> dict:
+        held = self._parked[i]
+        if isinstance(held, str):
+            with open(held, "rb") as f:
+                return pickle.load(f)
+        return held or {}
 
     # -- checkpoints (the runtime only) ----------------------------------------------------------------
     def __getstate__(self) -> dict:
@@ -302,20 +371,27 @@ class History:
                 index.reattach(column)
         self._chunks = [src[1] if src[0] == "table" else None for src in self._sources]
         self._mem_bytes = sum(c.nbytes for c in self._chunks if c is not None)
+        self._mem_bytes += sum(_parked_bytes(held) for held in self._parked if isinstance(held, dict))
         self._evicted = 0
 
     def _enforce_budget(self) -> None:
         while self._mem_bytes > self.budget_bytes and self._evicted < len(self._chunks) - 1:
             i, self._evicted = self._evicted, self._evicted + 1
             chunk = self._chunks[i]
-            if chunk is None:
-                continue
-            if not (self._sources[i][0] == "rows" and self._reader is not None):
-                path = os.path.join(self._spill_dir(), f"chunk-{i:08d}.parquet")
-                pq.write_table(chunk, path)
-                self._sources[i] = ("spill", path)
-            self._chunks[i] = None
-            self._mem_bytes -= chunk.nbytes
+            if chunk is not None:
+                if not (self._sources[i][0] == "rows" and self._reader is not None):
+                    path = os.path.join(self._spill_dir(), f"chunk-{i:08d}.parquet")
+                    pq.write_table(chunk, path)
+                    self._sources[i] = ("spill", path)
+                self._chunks[i] = None
+                self._mem_bytes -= chunk.nbytes
+            held = self._parked[i]
+            if isinstance(held, dict):  # outputs are not in the stream: spilled even when the rows are re-read
+                path = os.path.join(self._spill_dir(), f"parked-{i:08d}.pickle")
+                with open(path, "wb") as f:
+                    pickle.dump(held, f, protocol=pickle.HIGHEST_PROTOCOL)
+                self._parked[i] = path
+                self._mem_bytes -= _parked_bytes(held)
 
     def _spill_dir(self) -> str:
         if self.spill_dir is None:
@@ -334,10 +410,23 @@ class History:
 
     # -- reading (hooks) -----------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self._times.n
+        return self._n
 
     def __repr__(self) -> str:
         return f"History({len(self):,} rows, now={pd.Timestamp(self._now) if self._now is not None else None})"
+
+    def memory_bytes(self) -> int:
+        """Bytes this history holds in memory: its Arrow chunks (slices of an in-memory stream are
+        counted although they share the stream's buffers), per-event buffers and label index; not
+        the stream's own columns it indexes in place."""
+        total = sum(c.nbytes for c in self._chunks if c is not None)
+        total += sum(_parked_bytes(held) for held in self._parked if isinstance(held, dict))
+        buffers = [getattr(self, a) for a in _COLUMNS + ("_outputs",)] + [self._versions.rows]
+        if self._label_index is not None:
+            index = self._label_index
+            buffers += [index.known, index.revealed, index.order]
+            total += index.pending.nbytes
+        return total + sum(b.buf.nbytes for b in buffers if isinstance(b, _Growable) and b.buf is not None)
 
     @property
     def now(self) -> pd.Timestamp | None:
@@ -345,11 +434,11 @@ class History:
 
     @property
     def times(self) -> np.ndarray:
-        return self._times.view().view("datetime64[ns]")
+        return self._column("_times").view().view("datetime64[ns]")
 
     @property
     def outputs(self) -> np.ndarray:
-        return self._outputs.view()
+        return self._column("_outputs").view()
 
     @property
     def labels(self) -> np.ndarray:
@@ -367,8 +456,9 @@ class History:
 
     @property
     def label_times(self) -> np.ndarray:
+        known = self.known  # first: building the label index rebuilds a parked label-time column
         lt = self._label_times.view()
-        out = np.where(self.known, lt, np.iinfo(np.int64).min).view("datetime64[ns]")
+        out = np.where(known, lt, np.iinfo(np.int64).min).view("datetime64[ns]")
         out.flags.writeable = False
         return out
 
@@ -443,6 +533,10 @@ class Rows:
 
     def __repr__(self) -> str:
         return f"Rows({len(self):,} rows of {self._h.input_names})"
+
+
+def _parked_bytes(held: dict) -> int:
+    return sum(v.nbytes for values in held.values() for v in values)
 
 
 def _missing_like(labels: np.ndarray, n: int) -> np.ndarray:

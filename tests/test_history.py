@@ -269,3 +269,123 @@ def test_labels_read_late_equal_labels_read_all_along(delays, steps, read_at):
         if i >= read_at:
             assert_same(views, everything(late))
     assert_same(everything(eager), everything(late))
+
+
+# -- under a budget: per-event columns live with the chunks until read; every view is unchanged -----------
+import pickle
+import tempfile
+
+import pyarrow as pa
+
+
+def budget_cases(s, budget, spill_dir, lazy):
+    """(no-budget history, budgeted one) over stream ``s``. ``lazy``: like a lazy Parquet stream, the
+    labels are not among the stream columns; False: no stream columns at all, rows spilled to Parquet."""
+    reader = lambda a, b: s.table.slice(a, b - a)
+    if lazy:
+        cols = stream_columns(s)[:2] + (None,)
+        return (History(s.inputs, stream_columns=cols),
+                History(s.inputs, budget_bytes=budget, reader=reader, spill_dir=spill_dir, stream_columns=cols))
+    return History(s.inputs), History(s.inputs, budget_bytes=budget, spill_dir=spill_dir)
+
+
+def all_views(h):
+    views = everything(h)
+    views["inputs temp"] = h.inputs[h.input_names[0]]
+    views["inputs tail"] = h.inputs[-3:].to_numpy()
+    views["frame"] = h.frame()
+    return views
+
+
+def assert_same_views(a, b):
+    pd.testing.assert_frame_equal(a.pop("frame"), b.pop("frame"))
+    assert_same(a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(delays=st.lists(st.one_of(st.none(), st.integers(0, 90)), min_size=1, max_size=25),
+       steps=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 4)), min_size=1, max_size=10),
+       read_at=st.integers(0, 10), budget=st.sampled_from([0, 300, 2_000, 10**9]),
+       lazy=st.booleans(), float_from=st.integers(0, 10), checkpoint_at=st.integers(0, 12))
+def test_a_budgeted_history_reads_exactly_like_an_unbudgeted_one(delays, steps, read_at, budget, lazy,
+                                                                 float_from, checkpoint_at):
+    """Same appends and clock moves into a history without a budget and one with (its columns parked in
+    the chunks, which are re-read or spilled). The budgeted one is read only from step ``read_at`` on
+    (its columns rebuilt then), and checkpointed and restored at step ``checkpoint_at``; outputs turn
+    from int to float at step ``float_from``. Every view must agree wherever it is read."""
+    n = len(delays)
+    s = stream(labels=[i % 2 for i in range(n)], delays=delays)
+    with tempfile.TemporaryDirectory() as spill_dir:
+        free, budgeted = budget_cases(s, budget, spill_dir, lazy)
+        now, row = 0, 0
+        for i, (move, take) in enumerate(steps):
+            if i == checkpoint_at:
+                budgeted = pickle.loads(pickle.dumps(budgeted))
+                budgeted.reattach(lambda a, b: s.table.slice(a, b - a), stream_columns(s)[:2] + (None,) if lazy else None)
+            now += move
+            take = min(take, n - row)
+            outputs = np.arange(row, row + take) + (0.5 if i >= float_from else 0)
+            for h in (free, budgeted):
+                h.advance(at(now))
+                if take:
+                    h.append(s.table.slice(row, take), outputs, version=i // 3, origin=row if lazy else None)
+            row += take
+            if i >= read_at:
+                assert_same_views(all_views(free), all_views(budgeted))
+        assert len(budgeted) == len(free) == row
+        assert_same_views(all_views(free), all_views(budgeted))
+
+
+def test_string_labels_and_object_outputs_survive_a_budget(tmp_path):
+    s = stream(labels=("a", "b", "a", "c", "b", "a"))
+    free, budgeted = budget_cases(s, 0, str(tmp_path), lazy=True)
+    for h in (free, budgeted):
+        h.append(s.table.slice(0, 3), np.array(["x", "y", "z"], dtype=object), version=1, origin=0)
+        h.append(s.table.slice(3, 3), np.array(["u", "v", "w"], dtype=object), version=2, origin=3)
+        h.advance(at(21))
+    assert list(budgeted.labels) == ["a", None, "a", None, None, None]
+    assert_same_views(all_views(free), all_views(budgeted))
+
+
+def tick_rows(k, n=1_000):
+    t = T0.value + np.arange(k * n, (k + 1) * n, dtype=np.int64) * 10**9
+    return pa.table({"__time__": pa.array(t).cast(pa.timestamp("ns")), "__label__": np.arange(n) % 2,
+                     "__label_time__": pa.array(t + 60 * 10**9).cast(pa.timestamp("ns")),
+                     "x": np.arange(k * n, (k + 1) * n, dtype=np.float64)})
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+def test_a_budget_bounds_the_memory_of_a_history_nobody_reads_per_event(lazy, tmp_path):
+    """Under a budget, outputs (and for a lazy stream, labels) are not kept per event in memory: what the
+    history holds stays within budget + one chunk however many ticks were appended; reading outputs
+    then rebuilds them exactly."""
+    ticks, n, budget = 300, 1_000, 100_000
+    whole = pa.concat_tables([tick_rows(k, n) for k in range(ticks)]).combine_chunks()
+    times = whole.column("__time__").cast("int64").to_numpy()
+    label_times = whole.column("__label_time__").cast("int64").to_numpy()
+    reader = lambda a, b: whole.slice(a, b - a)
+
+    def history(budget_bytes):
+        if lazy:  # the stream's times are in memory, the labels are not
+            return History(["x"], budget_bytes=budget_bytes, reader=reader, spill_dir=str(tmp_path),
+                           stream_columns=(times, label_times, None))
+        return History(["x"], budget_bytes=budget_bytes, spill_dir=str(tmp_path))
+
+    h, free = history(budget), history(None)
+    chunk_bytes = tick_rows(0, n).nbytes + 4 * 8 * n  # a chunk's rows and its parked columns (at most 4)
+    peak = {}
+    for k in range(ticks):
+        for x in (h, free):
+            x.advance(int(times[k * n]))
+            x.append(whole.slice(k * n, n), np.full(n, k, dtype=np.int64), version=k // 50,
+                     origin=k * n if lazy else None)
+            x.advance(int(times[(k + 1) * n - 1]) + 1)
+        peak[k] = max(peak.get(k - 1, 0), h.memory_bytes())
+        if k % 50 == 0:
+            assert h.inputs[-10:]["x"].tolist() == list(np.arange((k + 1) * n - 10, (k + 1) * n, dtype=float))
+    assert peak[ticks - 1] <= budget + chunk_bytes, peak[ticks - 1]
+    assert peak[ticks - 1] == peak[ticks // 10]          # flat: independent of the number of events
+    assert free.memory_bytes() > ticks * n * 8            # without a budget the outputs are kept whole
+    np.testing.assert_array_equal(h.outputs, np.repeat(np.arange(ticks), n))
+    assert h.memory_bytes() >= ticks * n * 8              # once read, outputs are kept whole (documented)
+    assert_same_views(all_views(free), all_views(h))

@@ -41,10 +41,12 @@ def backtest(components, stream: Stream, *, tick="1D", warmup=None, metric="accu
     before its model serves: a duration or a ``Latency`` (default 0). ``cost``: a ``Cost`` model pricing each
     retrain (adds a ``cost`` column). ``shards``: serving replicas per serving component; each serves its
     part of every tick with the same model, hooks see the merged whole (results do not depend on it).
-    ``history_budget``: bytes (or "64MB") of Arrow history a component keeps in memory; older batches are
-    re-read from the stream or spilled to Parquet, still readable by hooks. ``progress``: a progress line
-    (default: when stderr is a terminal). ``address``: a Ray cluster (default: $RAY_ADDRESS, else a
-    local Ray started on demand). See docs/semantics.md for the exact rules.
+    ``history_budget``: bytes (or "64MB") of history a component keeps in memory, per-event outputs and
+    labels included; older batches are re-read from the stream or spilled to Parquet, still readable by
+    hooks (a per-event column a hook or policy reads is then kept whole: see ``History``).
+    ``progress``: a progress line (default: when stderr is a terminal). ``address``: a Ray cluster
+    (default: $RAY_ADDRESS, else a local Ray started on demand). See docs/semantics.md for the exact
+    rules.
     """
     config = prepare(components, stream, tick=tick, warmup=warmup, metric=metric, latency=latency, start=start,
                      policy=policy, window=window, cost=cost, shards=shards, history_budget=history_budget)

@@ -1,7 +1,8 @@
 """A lazy Parquet stream is read tick by tick, never whole, and a history budget bounds memory.
 
 The serving actor samples its own resident memory at every tick; the stream is several times larger
-than what the actor may hold (budget + the per-row index + a few cached row groups + slack).
+than what the actor may hold (budget + a few cached row groups + slack, whatever the number of events:
+under a budget the history keeps its per-event outputs and labels with its budgeted chunks too).
 """
 
 import json
@@ -86,12 +87,12 @@ def test_lazy_stream_with_history_budget_keeps_memory_bounded(ray_session, parqu
     mem = json.loads((tmp_path / "memory.json").read_text())
     assert mem["rows"] == N_ROWS - 10_000
     growth = mem["peak"] - mem["first"]
-    # What a history keeps per row whatever the budget: its outputs, and for a lazy stream the labels
-    # (event and label times are the source's own arrays): 16 bytes a row, in buffers that grow by
-    # 1.5x (2.5x while a buffer is being grown). This hook reads no labels: no label index.
-    index_bytes = int(2.5 * N_ROWS * 16)
+    # Under a budget the history's outputs and (lazy stream) labels live with its chunks, inside the
+    # budget, as long as nobody reads them per event: this hook reads only inputs, so no per-row buffer
+    # and no label index grows with the stream (event and label times are the source's own arrays,
+    # there before the first tick).
     cache_bytes = 2 * ROW_GROUP * (N_FEATURES + 3) * 8        # the source's row-group cache
-    bound = BUDGET + index_bytes + cache_bytes + 64_000_000   # + pandas/arrow working memory of one tick
+    bound = BUDGET + cache_bytes + 64_000_000                 # + pandas/arrow working memory of one tick
     print(f"\nstream: {in_memory_bytes / 1e6:.0f} MB in memory ({raw_bytes / 1e6:.0f} MB Parquet), "
           f"history budget {BUDGET / 1e6:.0f} MB; serving actor RSS first tick {mem['first'] / 1e6:.0f} MB, "
           f"peak {mem['peak'] / 1e6:.0f} MB, growth {growth / 1e6:.0f} MB (bound {bound / 1e6:.0f} MB)")
@@ -121,10 +122,15 @@ def test_history_spills_to_parquet_and_stays_readable():
         t = pd.Timestamp("2024-01-01").value + np.arange(k * 100, (k + 1) * 100, dtype=np.int64)
         rows = pa.table({TIME: pa.array(t).cast(pa.timestamp("ns")), LABEL: np.zeros(100),
                          LABEL_TIME: pa.array(t).cast(pa.timestamp("ns")), "x": np.arange(k * 100, (k + 1) * 100.0)})
-        h.append(rows, np.zeros(100))
-    assert h._mem_bytes <= 2_000 + 100 * 32
+        h.append(rows, np.arange(k * 100, (k + 1) * 100))
+    # the budget + the newest chunk: its rows (32 bytes each) and their times, label times, labels and
+    # outputs (32 bytes more: with no stream columns to index, the history keeps its own)
+    assert h._mem_bytes <= 2_000 + 100 * 64 and h.memory_bytes() <= 2_000 + 100 * 64
     spilled = [s for s in h._sources if s[0] == "spill"]
     assert spilled and all(os.path.exists(s[1]) for s in spilled)
+    assert sum(isinstance(p, str) and os.path.exists(p) for p in h._parked) == len(spilled)
+    np.testing.assert_array_equal(h.outputs, np.arange(1000))
     np.testing.assert_array_equal(h.inputs["x"], np.arange(1000.0))
     np.testing.assert_array_equal(h.inputs[-150:]["x"].to_numpy(), np.arange(850.0, 1000.0))
     np.testing.assert_array_equal(h.inputs[5:15]["x"].to_numpy(), np.arange(5.0, 15.0))
+
