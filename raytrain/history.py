@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import os
 import pickle
+import shutil
 import tempfile
 
 import numpy as np
@@ -396,7 +397,15 @@ class History:
     def _spill_dir(self) -> str:
         if self.spill_dir is None:
             self.spill_dir = tempfile.mkdtemp(prefix="raytrain-history-")
+            self._own_spill_dir = True
         return self.spill_dir
+
+    def discard_spills(self) -> None:
+        """Delete the files this history spilled to a directory of its own (the runtime calls it once
+        the backtest is over: a sweep of budgeted backtests would otherwise fill the disk)."""
+        if getattr(self, "_own_spill_dir", False):
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
+            self.spill_dir, self._own_spill_dir = None, False
 
     def _chunk(self, i: int) -> pa.Table:
         chunk = self._chunks[i]

@@ -34,6 +34,7 @@ class ComponentActor:
     def setup(self, spec, stream_refs, meta, names, plan=None, metrics=None, policy=None, policy_target=None,
               window=None, replicas=(), history_budget=None) -> bool:
         """Become ``spec``'s component for a new backtest (actors are reusable across backtests)."""
+        self._drop_step()
         key = (stream_refs[0].hex(), meta)
         if self.frames_key != key:  # a new stream; the next backtest of a sweep reuses these frames
             stream = ray.get(stream_refs[0])  # an Arrow table (zero-copy) or a lazy Parquet source
@@ -56,9 +57,15 @@ class ComponentActor:
 
     def release(self) -> None:
         """Drop the finished backtest's state (its history, model, stream) before idling in the pool."""
-        self.step, self.deploys, self.model, self.model_ref, self.replicas = None, [], None, None, []
+        self._drop_step()
+        self.deploys, self.model, self.model_ref, self.replicas = [], None, None, []
         self.frames, self.frames_key = None, None  # an idle actor holds no stream
         self.models = {}
+
+    def _drop_step(self) -> None:
+        if self.step is not None:
+            self.step.history.discard_spills()
+            self.step = None
 
     def serve(self, first: int, last: int, deploys: list, *models, budget_s: float = 0.5) -> dict:
         """Serve ticks first..last in order; stop early after a tick that asks for a refresh, or once

@@ -134,3 +134,26 @@ def test_history_spills_to_parquet_and_stays_readable():
     np.testing.assert_array_equal(h.inputs[-150:]["x"].to_numpy(), np.arange(850.0, 1000.0))
     np.testing.assert_array_equal(h.inputs[5:15]["x"].to_numpy(), np.arange(5.0, 15.0))
 
+
+class SpillWatcher(rt.Component):
+    """Serving that writes down where its history spills, and whether files are there mid-backtest."""
+    name = "Serving"
+    out_dir = None
+
+    def run(self, batch, model):
+        return np.full(len(batch), int(model > 0.5))
+
+    def after_run(self):
+        spill_dir = self.history.spill_dir
+        if spill_dir is not None and os.listdir(spill_dir):
+            with open(os.path.join(self.out_dir, "spill_dir"), "w") as f:
+                f.write(spill_dir)
+
+
+def test_spilled_history_files_are_deleted_when_the_backtest_ends(ray_session, tmp_path):
+    write_stream(str(tmp_path), n_rows=30_000, files=1)
+    stream = rt.Stream.from_parquet(tmp_path, time="time", label="y", label_delay="10min")
+    SpillWatcher.out_dir = str(tmp_path)
+    rt.backtest([Training, SpillWatcher], stream, tick=2_000, warmup=2_000, history_budget="200KB")
+    spill_dir = (tmp_path / "spill_dir").read_text()
+    assert spill_dir and not os.path.exists(spill_dir), f"{spill_dir} was left behind"
