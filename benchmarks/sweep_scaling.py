@@ -28,7 +28,6 @@ import raytrain as rt
 from raytrain.datasets import FLIGHT_FEATURES, load_flights
 
 from overhead import LogregTraining, Serving, hand_loop
-from tune_baseline import tune_sweep
 
 
 def _one_thread():
@@ -89,6 +88,8 @@ def main(argv=None):
         for name, acc in hand.items():
             assert np.allclose(sweep[name].metrics["accuracy"], acc, equal_nan=True), name
         if not args.no_tune:
+            from tune_baseline import tune_sweep  # needs ray[tune]: pip install -e ".[bench]"
+
             walls[f"Ray Tune trials, {cpus} CPU"], tuned = tune_sweep(df, periods, cpus)
             for name, acc in zip(policies, tuned.values()):
                 assert np.allclose(acc, hand[name], equal_nan=True), name
