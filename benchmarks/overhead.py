@@ -131,7 +131,8 @@ def main(argv=None):
     start = time.perf_counter()
     ray.init(address="local", include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     print(f"Ray start-up: {time.perf_counter() - start:.2f}s (not counted below)")
-    rt.backtest([Training, Serving], stream, tick="1D", warmup="30D")  # warm the worker pool
+    for trainer, server in ((Training, Serving), (LogregTraining, EveryServing)):  # warm the worker pool
+        rt.backtest([trainer, server], stream, tick="1D", warmup="30D")  # and its imports (scikit-learn)
     print(f"one actor round trip on this machine: {round_trip_ms():.2f} ms (the floor per unpipelined step)")
 
     print(f"{'case':32s} {'hand loop':>10s} {'raytrain':>10s} {'ratio':>7s} {'ms/tick rt':>11s}  agree")
