@@ -272,6 +272,10 @@ class Frames:
         self._batch = self._training = self._labels = None
         self._private = self._copy_next = False  # is _training our own copy; should the next run make it
 
+    def small(self) -> bool:
+        """An in-memory stream small enough to be copied for training runs (and kept between backtests)."""
+        return not self.source.lazy and self.source.table.nbytes <= PRIVATE_COPY_BYTES
+
     def batch(self, a: int, b: int) -> pd.DataFrame:
         if self.source.lazy:
             return self.source.rows(a, b).select(self.batch_columns).to_pandas().rename(columns=self.names)
@@ -290,7 +294,7 @@ class Frames:
             # retrain), so from the second run on, streams up to PRIVATE_COPY_BYTES are read from a copy
             # made once; larger ones are read in place and no actor holds a large stream of its own.
             self._private = self._training is not None
-            self._copy_next = not self._private and table.nbytes <= PRIVATE_COPY_BYTES
+            self._copy_next = not self._private and self.small()
             self._training = table.to_pandas(split_blocks=not self._private).rename(columns=self.names)
         if len(index) and index[-1] - index[0] + 1 == len(index):  # a contiguous run
             rows = self._training.iloc[int(index[0]): int(index[-1]) + 1]

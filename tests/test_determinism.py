@@ -106,7 +106,8 @@ def test_same_sea_backtest_twice_fresh_then_reused_actors(ray_session, sea_strea
     kwargs = dict(tick="2h", warmup="8h", metric=["accuracy", "f1", share_of_late])
     pool.clear()                                   # the first run starts its actors from scratch
     first = rt.backtest([SeaTraining, SeaServing], sea_stream, **kwargs)
-    other = rt.backtest([SeaTraining, SeaServing], sea_stream, tick=500, warmup=1000)  # dirties the pool
+    # dirties the pool: its idle actors keep this small stream's frames and training copy for the next
+    other = rt.backtest([SeaTraining, SeaServing], sea_stream, tick=500, warmup=1000)
     second = rt.backtest([SeaTraining, SeaServing], sea_stream, **kwargs)
     assert_same(first, second)
     # the test is only worth something if the schedule depends on the data
