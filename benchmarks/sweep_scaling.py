@@ -6,7 +6,9 @@ another in one process and spread over two processes (no Ray: what this machine'
 independent jobs, the ceiling for any speed-up), the same 32 backtests in a plain loop of rt.backtest,
 and the same policies as Ray Tune trials (each trial runs the hand loop).
 All of them use one BLAS/OpenMP thread per process, as Ray's workers do (OMP_NUM_THREADS=1), so that
-1 CPU means one core. Per-backtest overhead = (sweep wall with 1 CPU - the hand loops' total) / 32.
+1 CPU means one core. The machine's speed drifts over minutes, so the per-backtest overhead comes from
+rt.backtest and the hand loop taking turns, policy by policy ((sum of backtests - sum of hand loops) /
+32), and the speed-up from a 2-CPU sweep against the mean of two 1-CPU sweeps, one before and one after.
 
     python benchmarks/sweep_scaling.py [--policies 32] [--first-days 5] [--no-tune]
 """
@@ -67,49 +69,70 @@ def main(argv=None):
     print(f"hand-written loops, {len(periods)} policies: {hand_s:.1f}s in one process (the work itself), "
           f"{walls['hand loops, 2 processes']:.1f}s in two", flush=True)
 
-    for cpus in (1, 2):
+    # This machine's speed drifts by 10-20% over minutes, so the figures are taken so that drift cancels:
+    # the per-backtest overhead from rt.backtest and the hand loop taking turns, policy by policy; the
+    # speed-up from a 2-CPU sweep between two 1-CPU sweeps (their mean against it).
+    for phase, cpus in enumerate((1, 2, 1)):
         ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         # Start-up, not timed: as many warm slots as the sweep runs at once (as a session that ran a backtest
         # or a sweep before has)
         warm = {f"warm-up {i}": rt.Never() for i in range(cpus)}
         rt.sweep([LogregTraining, Serving], stream, warm, tick="1D", warmup="30D", max_concurrent=cpus, verbose=False)
-        if cpus == 1:
-            start = time.perf_counter()
-            loop = {n: rt.backtest([LogregTraining, Serving], stream, tick="1D", warmup="30D", policy=p, progress=False)
-                    for n, p in policies.items()}
-            walls["plain loop of rt.backtest"] = time.perf_counter() - start
+        if phase == 0:
+            paired_hand = paired_rt = 0.0
+            for name, period in zip(policies, periods):
+                with threadpool_limits(1):
+                    start = time.perf_counter()
+                    hand_loop(df, "logreg", True, every=period)
+                    paired_hand += time.perf_counter() - start
+                start = time.perf_counter()
+                res = rt.backtest([LogregTraining, Serving], stream, tick="1D", warmup="30D", policy=policies[name],
+                                  progress=False)
+                paired_rt += time.perf_counter() - start
+                assert np.allclose(res.metrics["accuracy"], hand[name], equal_nan=True), name
+            walls["hand loops, in turns with:"] = paired_hand
+            walls["plain loop of rt.backtest"] = paired_rt
+        if phase == 0 and not args.no_tune:
+            tune(walls, df, periods, cpus, policies, hand)
+        label = f"rt.sweep, {cpus} CPU" + (", again" if phase == 2 else "")
         out = tempfile.mkdtemp(prefix="raytrain-sweep-")
         start = time.perf_counter()
         sweep = rt.sweep([LogregTraining, Serving], stream, policies, tick="1D", warmup="30D", out=out,
                          max_concurrent=cpus, verbose=False)
-        walls[f"rt.sweep, {cpus} CPU"] = time.perf_counter() - start
+        walls[label] = time.perf_counter() - start
         shutil.rmtree(out)
         assert not sweep.errors, sweep.errors
         for name, acc in hand.items():
             assert np.allclose(sweep[name].metrics["accuracy"], acc, equal_nan=True), name
-        if not args.no_tune:
-            from tune_baseline import tune_sweep  # needs ray[tune]: pip install -e ".[bench]"
-
-            walls[f"Ray Tune trials, {cpus} CPU"], tuned = tune_sweep(df, periods, cpus)
-            for name, acc in zip(policies, tuned.values()):
-                assert np.allclose(acc, hand[name], equal_nan=True), name
+        if phase == 1 and not args.no_tune:
+            tune(walls, df, periods, cpus, policies, hand)
         ray.shutdown()
 
+    n = len(periods)
     print(f"{'run':28s} {'wall':>8s} {'per policy':>11s}")
     for name, wall in walls.items():
-        print(f"{name:28s} {wall:7.1f}s {wall / len(periods):10.2f}s")
+        print(f"{name:28s} {wall:7.1f}s {wall / n:10.2f}s")
     ceiling = walls["hand loops, 1 process"] / walls["hand loops, 2 processes"]
-    speedup = walls["rt.sweep, 1 CPU"] / walls["rt.sweep, 2 CPU"]
-    overhead = (walls["rt.sweep, 1 CPU"] - hand_s) / len(periods)
-    print(f"speed-up 2 vs 1 CPU: rt.sweep {speedup:.2f}x; the machine's own for two processes of hand loops "
-          f"{ceiling:.2f}x")
+    one_cpu = (walls["rt.sweep, 1 CPU"] + walls["rt.sweep, 1 CPU, again"]) / 2
+    speedup = one_cpu / walls["rt.sweep, 2 CPU"]
+    print(f"speed-up 2 vs 1 CPU: rt.sweep {speedup:.2f}x (2-CPU sweep against the mean of the 1-CPU sweeps "
+          f"before and after it, {one_cpu:.1f}s); the machine's own for two processes of hand loops {ceiling:.2f}x")
     if not args.no_tune:
         print(f"Ray Tune: {walls['Ray Tune trials, 1 CPU'] / walls['Ray Tune trials, 2 CPU']:.2f}x; "
               f"rt.sweep vs Tune with 2 CPUs: {walls['Ray Tune trials, 2 CPU'] / walls['rt.sweep, 2 CPU']:.2f}x faster")
-    print(f"per-backtest overhead beyond the work: {1000 * overhead:.0f} ms (sweep 1 CPU "
-          f"{walls['rt.sweep, 1 CPU']:.1f}s - hand loops {hand_s:.1f}s, / {len(periods)}); every policy's "
-          f"metrics equal its hand loop's")
+    paired = (walls["plain loop of rt.backtest"] - walls["hand loops, in turns with:"]) / n
+    print(f"per-backtest overhead beyond the work: {1000 * paired:.0f} ms (rt.backtest and the hand loop in turns, "
+          f"policy by policy: {walls['plain loop of rt.backtest']:.1f}s - {walls['hand loops, in turns with:']:.1f}s, "
+          f"/ {n}); the sweep against that loop of rt.backtest: {walls['rt.sweep, 1 CPU'] / walls['plain loop of rt.backtest']:.2f}x "
+          f"(1 CPU); every policy's metrics equal its hand loop's")
 
+
+def tune(walls, df, periods, cpus, policies, hand):
+    from tune_baseline import tune_sweep  # needs ray[tune]: pip install -e ".[bench]"
+
+    walls[f"Ray Tune trials, {cpus} CPU"], tuned = tune_sweep(df, periods, cpus)
+    for name, acc in zip(policies, tuned.values()):
+        assert np.allclose(acc, hand[name], equal_nan=True), name
 
 if __name__ == "__main__":
     main()
