@@ -4,8 +4,7 @@ The flights year (327k events), daily ticks, 30-day warm-up. Two models:
   trivial  predicts the majority class of its training data (so the runtime is all there is)
   logreg   scikit-learn StandardScaler + LogisticRegression, retrained every 30 days
 Ray start-up is reported separately; each figure is the best of --repeat runs, loop and raytrain
-taking turns. The hand loop uses one
-BLAS thread, as Ray's workers do (OMP_NUM_THREADS=1).
+taking turns. The hand loop uses one BLAS thread, as Ray's workers do (OMP_NUM_THREADS=1).
 
     python benchmarks/overhead.py [--repeat 5]
 """

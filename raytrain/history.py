@@ -227,6 +227,7 @@ class History:
         reads them there instead of copying them."""
         self.input_names = list(inputs)
         self.budget_bytes, self._reader, self.spill_dir = budget_bytes, reader, spill_dir
+        self._own_spill_dir = False       # did we make spill_dir (and so delete it when done)
         self._mem_bytes = 0
         self._evicted = 0                 # chunks before this index are out of memory
         self._chunks: list = []           # pa.Table slices of the stream: the Arrow record of rows
@@ -316,7 +317,8 @@ class History:
     def _labels(self) -> _LabelIndex:
         if self._label_index is None:
             n = len(self)
-            lt, labels = self._column("_label_times").buf, self._column("_true_labels").buf
+            self._unpark("_label_times", "_true_labels")  # one pass over spilled chunks for both
+            lt, labels = self._label_times.buf, self._true_labels.buf
             if not n:
                 lt, labels = np.empty(0, np.int64), np.empty(0)
             self._label_index = _LabelIndex(lt, labels, n, self._now)
@@ -335,18 +337,27 @@ class History:
 
     def _column(self, attr: str):
         """The column's buffer; a parked column is first rebuilt from the chunks, then kept whole."""
-        if attr in self._parked_columns:
-            column = getattr(self, attr)  # empty until now: append replays exactly what it would have had
-            for i in range(len(self._parked)):
-                for values in self._parked_values(i).get(attr, ()):
-                    column.append(values)
-            self._parked_columns = tuple(a for a in self._parked_columns if a != attr)
-            for i, held in enumerate(self._parked):
-                if isinstance(held, dict) and attr in held:
-                    self._mem_bytes -= sum(v.nbytes for v in held.pop(attr))
-                    if not held:
-                        self._parked[i] = None
+        self._unpark(attr)
         return getattr(self, attr)
+
+    def _unpark(self, *attrs: str) -> None:
+        """Rebuild these parked columns from the chunks (each spilled chunk read once), then keep them
+        whole: their buffers are empty until now, so appending replays exactly what they would hold."""
+        attrs = tuple(a for a in attrs if a in self._parked_columns)
+        if not attrs:
+            return
+        for i in range(len(self._parked)):
+            values = self._parked_values(i)
+            for attr in attrs:
+                for v in values.get(attr, ()):
+                    getattr(self, attr).append(v)
+        self._parked_columns = tuple(a for a in self._parked_columns if a not in attrs)
+        for i, held in enumerate(self._parked):
+            if isinstance(held, dict):
+                for attr in attrs:
+                    self._mem_bytes -= sum(v.nbytes for v in held.pop(attr, ()))
+                if not held:
+                    self._parked[i] = None
 
     def _parked_values(self, i: int) -> dict:
         held = self._parked[i]
@@ -371,8 +382,7 @@ class History:
             if isinstance(index, _StreamPrefix):
                 index.reattach(column)
         self._chunks = [src[1] if src[0] == "table" else None for src in self._sources]
-        self._mem_bytes = sum(c.nbytes for c in self._chunks if c is not None)
-        self._mem_bytes += sum(_parked_bytes(held) for held in self._parked if isinstance(held, dict))
+        self._mem_bytes = self._held_bytes()
         self._evicted = 0
 
     def _enforce_budget(self) -> None:
@@ -403,7 +413,7 @@ class History:
     def discard_spills(self) -> None:
         """Delete the files this history spilled to a directory of its own (the runtime calls it once
         the backtest is over: a sweep of budgeted backtests would otherwise fill the disk)."""
-        if getattr(self, "_own_spill_dir", False):
+        if self._own_spill_dir:
             shutil.rmtree(self.spill_dir, ignore_errors=True)
             self.spill_dir, self._own_spill_dir = None, False
 
@@ -424,12 +434,16 @@ class History:
     def __repr__(self) -> str:
         return f"History({len(self):,} rows, now={pd.Timestamp(self._now) if self._now is not None else None})"
 
+    def _held_bytes(self) -> int:
+        """What the budget counts: the chunks in memory and the parked values held with them."""
+        return (sum(c.nbytes for c in self._chunks if c is not None)
+                + sum(_parked_bytes(held) for held in self._parked if isinstance(held, dict)))
+
     def memory_bytes(self) -> int:
         """Bytes this history holds in memory: its Arrow chunks (slices of an in-memory stream are
         counted although they share the stream's buffers), per-event buffers and label index; not
         the stream's own columns it indexes in place."""
-        total = sum(c.nbytes for c in self._chunks if c is not None)
-        total += sum(_parked_bytes(held) for held in self._parked if isinstance(held, dict))
+        total = self._held_bytes()
         buffers = [getattr(self, a) for a in _COLUMNS + ("_outputs",)] + [self._versions.rows]
         if self._label_index is not None:
             index = self._label_index

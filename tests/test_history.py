@@ -1,8 +1,13 @@
 """A component's history without Ray: masking at the simulated now, read-only views, the inputs view."""
 
+import pickle
+import tempfile
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from raytrain import History, Stream
 
@@ -240,8 +245,6 @@ def test_versions_are_one_value_per_row():
 
 
 # -- the label index is built on first read: reading late gives what reading all along gave -----------
-from hypothesis import given, settings, strategies as st
-
 
 @settings(max_examples=150, deadline=None)
 @given(delays=st.lists(st.one_of(st.none(), st.integers(0, 90)), min_size=1, max_size=30),
@@ -272,12 +275,6 @@ def test_labels_read_late_equal_labels_read_all_along(delays, steps, read_at):
 
 
 # -- under a budget: per-event columns live with the chunks until read; every view is unchanged -----------
-import pickle
-import tempfile
-
-import pyarrow as pa
-
-
 def budget_cases(s, budget, spill_dir, lazy):
     """(no-budget history, budgeted one) over stream ``s``. ``lazy``: like a lazy Parquet stream, the
     labels are not among the stream columns; False: no stream columns at all, rows spilled to Parquet."""
